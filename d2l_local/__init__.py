@@ -1,0 +1,16 @@
+"""Helpers for the LeNet course: a drop-in for ``from d2l import torch as d2l`` in the LeNet chapter.
+
+Hand-written helpers live in the modules below; the functions that notebooks mark
+``#@save`` are copied into ``saved_*.py`` by ``python tools/sync_d2l_local.py``.
+"""
+from .datasets import (DATA_DIR_ENV, CorruptDatasetError, DatasetNotFoundError, get_fashion_mnist_labels)
+from .devices import DeviceUnavailableError, check_device, set_seed, try_all_gpus, try_gpu
+from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
+from .metrics import Accumulator, Timer, accuracy
+from .plotting import Animator, show_images
+from .training import (EpochMetrics, NonFiniteLossError, StepGuard, TrainHistory, check_classifier,
+                       last_history)
+
+# BEGIN saved from notebooks (written by tools/sync_d2l_local.py)
+from .saved_lenet import evaluate_accuracy_gpu, train_ch6
+# END saved from notebooks

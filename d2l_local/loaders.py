@@ -1,0 +1,103 @@
+"""Mini-batch iterators over in-memory image tensors, and the course's two dataset loaders.
+
+Each split is read into memory once as float32 in [0, 1]; batches are slices of that
+tensor, so there is no per-image conversion and no worker process to wait for.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from numbers import Integral
+
+import torch
+from torch.nn import functional as F
+
+from .datasets import FASHION_MNIST, MNIST, DatasetSpec, load_split_tensors
+
+Size = int | tuple[int, int]
+
+
+class TensorBatches:
+    """Iterate over ``(X, y)`` mini-batches of in-memory tensors, like a ``DataLoader``.
+
+    ``shuffle=True`` draws a new order each epoch from torch's global generator, so
+    ``torch.manual_seed`` (or ``d2l.set_seed``) makes the order reproducible.
+    ``resize`` resizes each batch on the fly (bilinear, antialiased).
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                 shuffle: bool = False, resize: Size | None = None) -> None:
+        self.images, self.labels = images, labels
+        self.batch_size = _check_batch_size(batch_size)
+        self.shuffle = shuffle
+        self.resize = _check_resize(resize)
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.labels)
+        order = torch.randperm(n, device=self.labels.device) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                X = self.images[start:start + self.batch_size]
+                y = self.labels[start:start + self.batch_size]
+            else:
+                idx = order[start:start + self.batch_size]
+                X, y = self.images[idx], self.labels[idx]
+            if self.resize is not None:
+                X = F.interpolate(X, size=self.resize, mode="bilinear", antialias=True, align_corners=False)
+            yield X, y
+
+    @property
+    def dataset(self) -> torch.utils.data.TensorDataset:
+        """The underlying examples, for code that reads ``loader.dataset``."""
+        return torch.utils.data.TensorDataset(self.images, self.labels)
+
+
+def _check_batch_size(batch_size: object) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral):
+        raise TypeError(f"batch_size must be a positive integer, got {batch_size!r} of type {type(batch_size).__name__}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    return int(batch_size)
+
+
+def _check_resize(resize: object) -> tuple[int, int] | None:
+    if resize is None:
+        return None
+    if isinstance(resize, Integral) and not isinstance(resize, bool):
+        resize = (resize, resize)
+    if (isinstance(resize, (tuple, list)) and len(resize) == 2
+            and all(isinstance(s, Integral) and not isinstance(s, bool) for s in resize)):
+        if min(resize) <= 0:
+            raise ValueError(f"resize must be positive, got {resize}")
+        return (int(resize[0]), int(resize[1]))
+    raise TypeError(f"resize must be None, an int or a pair of ints (height, width), got {resize!r}")
+
+
+def _load(spec: DatasetSpec, batch_size: int, resize: Size | None, root: str | os.PathLike | None,
+          device: torch.device | str | None) -> tuple[TensorBatches, TensorBatches]:
+    batch_size, resize = _check_batch_size(batch_size), _check_resize(resize)
+    loaders = []
+    for train in (True, False):
+        images, labels = load_split_tensors(spec, train, root)
+        X = images.to(device=device, dtype=torch.float32).div_(255).unsqueeze(1)
+        loaders.append(TensorBatches(X, labels.to(device), batch_size, shuffle=train, resize=resize))
+    return loaders[0], loaders[1]
+
+
+def load_data_fashion_mnist(batch_size: int, resize: Size | None = None, root: str | os.PathLike | None = None,
+                            device: torch.device | str | None = None) -> tuple[TensorBatches, TensorBatches]:
+    """Return ``(train_iter, test_iter)`` over Fashion-MNIST, found offline first (see ``d2l_local.datasets``).
+
+    Batches are ``X`` float32 ``(B, 1, 28, 28)`` in [0, 1] (or resized) and ``y`` int64.
+    ``device`` keeps the whole dataset on that device (useful on a GPU).
+    """
+    return _load(FASHION_MNIST, batch_size, resize, root, device)
+
+
+def load_data_mnist(batch_size: int, resize: Size | None = None, root: str | os.PathLike | None = None,
+                    device: torch.device | str | None = None) -> tuple[TensorBatches, TensorBatches]:
+    """Return ``(train_iter, test_iter)`` over MNIST digits; same search, checks and batches as Fashion-MNIST."""
+    return _load(MNIST, batch_size, resize, root, device)
