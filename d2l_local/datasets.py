@@ -208,7 +208,7 @@ def _download(spec: DatasetSpec, target: Path) -> dict[str, Path]:
 
     final_dir = target / spec.name / "raw"
     try:
-        final_dir.mkdir(parents=True, exist_ok=True)
+        target.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=target))
     except OSError as err:
         raise PermissionError(
@@ -218,9 +218,16 @@ def _download(spec: DatasetSpec, target: Path) -> dict[str, Path]:
         getattr(torchvision.datasets, spec.name)(root=str(staging), train=True, download=True)
         got_dir = staging / spec.name / "raw"
         files = {stem: got_dir / f"{stem}.gz" for stem in ALL_FILES}
-        for images, labels in SPLIT_FILES.values():
-            read_split(files[images], files[labels])
-        for stem, path in files.items():
+        try:
+            for images, labels in SPLIT_FILES.values():
+                read_split(files[images], files[labels])
+        except (CorruptDatasetError, FileNotFoundError) as err:
+            raise CorruptDatasetError(
+                f"the download of {spec.name} gave a damaged or incomplete file, so nothing was "
+                f"written to {final_dir}. Try again later. Details: {err}"
+            ) from err
+        final_dir.mkdir(parents=True, exist_ok=True)
+        for path in files.values():
             os.replace(path, final_dir / path.name)
         return {stem: final_dir / f"{stem}.gz" for stem in ALL_FILES}
     finally:
@@ -259,11 +266,11 @@ def find_dataset(spec: DatasetSpec, root: str | os.PathLike | None = None, downl
         try:
             return _download(spec, target)
         except PermissionError as err:
-            problem = f"{err}. Set {DATA_DIR_ENV} to a writable folder."
+            problem = f"not possible: {err}. Set {DATA_DIR_ENV} to a writable folder."
         except CorruptDatasetError:
             raise
         except Exception as err:  # torchvision raises several kinds when offline
-            problem = f"failed into {target} ({type(err).__name__}: {err})".replace("\n", " ")
+            problem = f"into {target} failed, no network? ({type(err).__name__}: {err})".replace("\n", " ")
     raise DatasetNotFoundError(_not_found_message(spec, looks, problem))
 
 

@@ -69,4 +69,3 @@ def set_seed(seed: int = 0) -> None:
         np.random.seed(seed)
     except ImportError:
         pass
-

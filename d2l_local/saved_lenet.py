@@ -53,12 +53,12 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
                 l.backward()
                 optimizer.step()
                 metrics.add(l, y_hat, y)
-                guard.step_done(len(y))
                 if (i + 1) % plot_every == 0 or i == num_batches - 1:
                     train_l, train_acc = metrics.read()
                     x = epoch + (i + 1) / num_batches
                     history.add_train_point(x, train_l, train_acc)
                     animator.add(x, (train_l, train_acc, None))
+                guard.step_done(len(y))  # stops here if an interrupt came in
             test_acc = evaluate_accuracy_gpu(net, test_iter)
             history.test_acc.append(test_acc)
             animator.add(epoch + 1, (None, None, test_acc))

@@ -60,9 +60,12 @@ class TrainHistory:
             last = f"; last train loss {self.train_loss[-1]:.3f}, train acc {self.train_acc[-1]:.3f}"
         if self.test_acc:
             last += f", test acc {self.test_acc[-1]:.3f}"
+        if self.status == "diverged":
+            weights = "The weights are no longer usable: create the net again before retraining"
+        else:
+            weights = f"The net keeps the weights of step {self.steps}"
         return (f"Training {self.status}: {len(self.test_acc)} of {self.num_epochs} epochs and {self.steps} "
-                f"steps completed{last}. The net keeps the weights of step {self.steps}; "
-                f"d2l.last_history() holds the numbers so far.")
+                f"steps completed{last}. {weights}; d2l.last_history() holds the numbers so far.")
 
 
 _LAST_HISTORY: TrainHistory | None = None

@@ -1,0 +1,78 @@
+"""Shared fixtures: where the real datasets are, and small IDX files made on the spot."""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import d2l_local as d2l
+from d2l_local import datasets, loaders
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _real_data_root() -> Path | None:
+    for candidate in (os.environ.get(datasets.DATA_DIR_ENV), REPO.parent / "shared" / "data"):
+        if candidate and (Path(candidate) / "FashionMNIST" / "raw").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The folder holding the real FashionMNIST/ and MNIST/ (set D2L_DATA_DIR to point at it)."""
+    root = _real_data_root()
+    if root is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"real data not found: set {datasets.DATA_DIR_ENV} (CI must run these tests)")
+        pytest.skip(f"real data not found: set {datasets.DATA_DIR_ENV}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def fashion(data_root):
+    """The chapter's loaders over the real Fashion-MNIST, batch size 256."""
+    return d2l.load_data_fashion_mnist(256, root=data_root)
+
+
+def write_idx(path: Path, data: torch.Tensor, magic: int | None = None, compress: bool | None = None) -> Path:
+    """Write ``data`` (uint8) as an IDX file; gzip it when the name ends in .gz."""
+    data = data.to(torch.uint8)
+    if magic is None:
+        magic = datasets.IMAGES_MAGIC if data.ndim == 3 else datasets.LABELS_MAGIC
+    header = magic.to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in data.shape)
+    raw = header + data.numpy().tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress if compress is not None else path.suffix == ".gz":
+        raw = gzip.compress(raw)
+    path.write_bytes(raw)
+    return path
+
+
+def make_dataset(folder: Path, n_train: int = 12, n_test: int = 6, suffix: str = ".gz") -> Path:
+    """Write a tiny but well-formed four-file dataset into ``folder``; return it."""
+    g = torch.Generator().manual_seed(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        images, labels = datasets.SPLIT_FILES[split]
+        write_idx(folder / f"{images}{suffix}", torch.randint(0, 256, (n, 28, 28), generator=g))
+        write_idx(folder / f"{labels}{suffix}", torch.arange(n) % 10)
+    return folder
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No env var, an empty default folder, no Debian folder, and no download: a blank machine."""
+    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", tmp_path / "default")
+    spec = datasets.DatasetSpec("FashionMNIST", (str(tmp_path / "debian"),), "dataset-fashion-mnist")
+    monkeypatch.setattr(datasets, "FASHION_MNIST", spec)
+    monkeypatch.setattr(loaders, "FASHION_MNIST", spec)
+
+    def offline(*args, **kwargs):
+        raise AssertionError("this test must not download")
+
+    monkeypatch.setattr(datasets, "_download", offline)
+    return tmp_path

@@ -1,0 +1,156 @@
+"""train_ch6's safety nets: early shape checks, nan losses, interrupts, devices, reproducibility."""
+from __future__ import annotations
+
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+import d2l_local as d2l
+
+
+def lenet(num_outputs: int = 10) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(),
+        nn.Linear(84, num_outputs))
+
+
+@pytest.fixture(scope="module")
+def small(data_root):
+    """2048 training and 512 test examples of the real data: 8 and 2 batches of 256."""
+    train_iter, test_iter = d2l.load_data_fashion_mnist(256, root=data_root)
+    return (d2l.TensorBatches(train_iter.images[:2048], train_iter.labels[:2048], 256, shuffle=True),
+            d2l.TensorBatches(test_iter.images[:512], test_iter.labels[:512], 256))
+
+
+def test_history_records_every_plot_point_and_epoch(small, capsys):
+    history = d2l.train_ch6(lenet(), *small, num_epochs=2, lr=0.9, device="cpu")
+    assert history.status == "finished" and d2l.last_history() is history
+    assert history.steps == 16 and history.examples == 2 * 2048
+    assert history.epoch == pytest.approx([i / 8 for i in range(1, 17)])  # 8 batches: plot after each
+    assert len(history.test_acc) == 2 and all(0 <= a <= 1 for a in history.test_acc)
+    out = capsys.readouterr().out
+    assert "<Figure" not in out
+    assert f"test acc {history.test_acc[-1]:.3f}" in out and "examples/sec on cpu" in out
+
+
+def test_same_seed_same_metrics(small):
+    runs = []
+    for _ in range(2):
+        d2l.set_seed(7)
+        h = d2l.train_ch6(lenet(), *small, num_epochs=2, lr=0.9, device="cpu")
+        runs.append((h.train_loss, h.train_acc, h.test_acc))
+    assert runs[0] == runs[1]
+
+
+def test_wrong_output_shape_fails_before_training(small):
+    net = nn.Sequential(nn.Conv2d(1, 10, kernel_size=3))  # forgot to flatten and classify
+    with pytest.raises(ValueError, match=r"output has shape \(256, 10, 26, 26\).*needs \(batch, num_classes\)"):
+        d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cpu")
+
+
+def test_too_few_classes_for_the_labels(small):
+    with pytest.raises(ValueError, match=r"labels run from 0 to 9, but the net scores only 5 classes"):
+        d2l.train_ch6(lenet(num_outputs=5), *small, num_epochs=1, lr=0.1, device="cpu")
+
+
+def test_layers_that_do_not_fit_the_input(small):
+    net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28 * 3, 10))
+    with pytest.raises(ValueError, match=r"cannot process a batch of shape \(256, 1, 28, 28\)"):
+        d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cpu")
+
+
+def test_float_labels_are_refused(small):
+    train_iter, test_iter = small
+    floats = d2l.TensorBatches(train_iter.images, train_iter.labels.float(), 256)
+    with pytest.raises(ValueError, match="labels must be a 1-D tensor of integer class indices; got dtype torch.float32"):
+        d2l.train_ch6(lenet(), floats, test_iter, num_epochs=1, lr=0.1, device="cpu")
+
+
+def test_unavailable_device_fails_before_training(small, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    net = lenet()
+    before = [p.clone() for p in net.parameters()]
+    with pytest.raises(d2l.DeviceUnavailableError, match="no usable CUDA GPU"):
+        d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="tpu-ish")
+    assert d2l.last_history() is None or d2l.last_history().status != "running"
+    del before
+
+
+class NanInEpoch:
+    """Batches of ``base``, with nan pixels from batch ``batch`` of epoch ``epoch`` (both 0-based) on."""
+
+    def __init__(self, base, epoch, batch):
+        self.base, self.epoch, self.batch, self.epochs_started = base, epoch, batch, -1
+
+    def __len__(self):
+        return len(self.base)
+
+    def __iter__(self):
+        self.epochs_started += 1
+        for i, (X, y) in enumerate(self.base):
+            if self.epochs_started > self.epoch or (self.epochs_started == self.epoch and i >= self.batch):
+                X = torch.full_like(X, float("nan"))
+            yield X, y
+
+
+def test_nan_loss_stops_within_the_epoch_and_names_it(small, capsys):
+    train_iter, test_iter = small
+    data = NanInEpoch(train_iter, epoch=1, batch=4)
+    data.epochs_started = -2  # train_ch6's dry run takes one batch first
+    with pytest.raises(d2l.NonFiniteLossError, match=r"became nan in epoch 2, batch 5 of 8.*learning rate"):
+        d2l.train_ch6(lenet(), data, test_iter, num_epochs=5, lr=0.9, device="cpu")
+    history = d2l.last_history()
+    assert history.status == "diverged"
+    assert len(history.test_acc) == 1  # epoch 1 completed, epoch 2 did not
+    assert history.steps == 8 + 4  # the 5th step of epoch 2 produced the nan; nothing after it ran
+    out = capsys.readouterr().out
+    assert "Training diverged: 1 of 5 epochs" in out and "create the net again" in out
+
+
+def test_huge_learning_rate_diverges_with_a_clear_message(small):
+    d2l.set_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    with pytest.raises(d2l.NonFiniteLossError, match=r"in epoch 1, batch \d+ of 8.*too large"):
+        d2l.train_ch6(net, *small, num_epochs=3, lr=1e6, device="cpu")
+    assert d2l.last_history().test_acc == []
+
+
+def test_interrupt_stops_at_a_step_boundary_and_propagates(small, capsys):
+    """A real SIGINT arrives in the middle of step 3; step 3 completes, then training stops."""
+    net = lenet()
+    snapshots, steps = [], {"forward": 0}
+
+    def interrupt_during_step_3(module, inputs):
+        if module.training:
+            steps["forward"] += 1
+            if steps["forward"] == 3:
+                signal.raise_signal(signal.SIGINT)  # what Ctrl-C or the kernel's stop button sends
+
+    net.register_forward_pre_hook(interrupt_during_step_3)
+    real_sgd = torch.optim.SGD
+
+    def recording_sgd(*args, **kwargs):
+        opt = real_sgd(*args, **kwargs)
+        opt.register_step_post_hook(lambda *_: snapshots.append([p.detach().clone() for p in net.parameters()]))
+        return opt
+
+    handler_before = signal.getsignal(signal.SIGINT)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.optim, "SGD", recording_sgd)
+        with pytest.raises(KeyboardInterrupt):
+            d2l.train_ch6(net, *small, num_epochs=3, lr=0.9, device="cpu")
+    assert signal.getsignal(signal.SIGINT) is handler_before
+    history = d2l.last_history()
+    assert history.status == "interrupted" and history.steps == 3 == len(snapshots)
+    assert history.train_loss and len(history.epoch) == 3  # the partial history is kept
+    for p, saved in zip(net.parameters(), snapshots[-1]):
+        assert torch.equal(p.detach(), saved)
+    out = capsys.readouterr().out
+    assert "Training interrupted: 0 of 3 epochs and 3 steps completed" in out
+    assert "d2l.last_history()" in out
