@@ -1,0 +1,305 @@
+"""The notebooks in JupyterLab, in a real browser: what students see must work, not only nbval's kernel.
+
+For each English notebook: start JupyterLab on 127.0.0.1 (fixed token, free port) over a
+copy of the course with outputs stripped, open the notebook in headless Debian Chromium
+through Playwright, Run All, wait until the status bar's kernel is idle and no cell is
+queued, save from the browser, and check what rendered:
+
+* every code cell ran and none shows an error;
+* a training cell shows its live plot as one image, redrawn in place (never two at once),
+  and ends with the ``loss ..., train acc ..., test acc ...`` line;
+* every ipywidget rendered as a widget view (no "Error displaying widget");
+* no matplotlib figure reached the page as its text repr instead of an image;
+* the course's settings override is in force (no Jupyter news toast).
+
+A self-test runs the same checks on a deliberately broken notebook and requires each defect
+to be reported, so the checks are known to be able to fail.
+
+A full-page screenshot of each notebook goes to screenshots/ (git-ignored).
+
+Needs Debian's ``chromium`` and the ``playwright`` package (requirements-test.txt); never
+``playwright install``. Without them the test skips, except under CI, where it fails.
+Set BROWSER_TEST_TIMEOUT (seconds per notebook, default 1200) on a slow machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+try:
+    import browser_helpers as bh
+except ImportError:  # imported as part of a package (tests/__init__.py)
+    from . import browser_helpers as bh
+
+REPO = bh.REPO
+NOTEBOOKS = sorted((REPO / "notebooks" / "en").glob("*.ipynb"))
+SCREENSHOTS = REPO / "screenshots"
+TIMEOUT = float(os.environ.get("BROWSER_TEST_TIMEOUT", "1200"))
+
+TRAIN_LINE = re.compile(r"loss (\d+\.\d+), train acc (\d+\.\d+), test acc (\d+\.\d+)")
+# A training run started at the top level of a cell (not a definition, not inside a callback).
+TRAIN_CALL = re.compile(r"^(?!def\s|#)(?=\S).*\btrain_ch6\(", re.M)
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+FIGURE_REPR = re.compile(r"<Figure size \d+x\d+ with \d+ Axes>")
+USES_WIDGETS = re.compile(r"^\s*(import ipywidgets|from ipywidgets\b)", re.M)
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _output_text(cell: dict) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        text = out.get("text") or out.get("data", {}).get("text/plain", "")
+        parts.append("".join(text) if isinstance(text, list) else text)
+    return "".join(parts)
+
+
+def _has_widget_output(cell: dict) -> bool:
+    return any(WIDGET_MIME in out.get("data", {}) for out in cell.get("outputs", []))
+
+
+def _require_browser() -> None:
+    reason = bh.missing_browser_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser test must run in CI but cannot: {reason}", pytrace=False)
+        pytest.skip(f"browser test skipped: {reason}")
+
+
+def _data_dir() -> str | None:
+    """D2L_DATA_DIR for the kernels, made absolute (they run in the copy's notebook folder)."""
+    value = os.environ.get("D2L_DATA_DIR")
+    if not value and (REPO.parent / "shared" / "data" / "FashionMNIST").is_dir():
+        value = str(REPO.parent / "shared" / "data")  # the CI layout, as tests/conftest.py finds it
+    return str(Path(value).expanduser().resolve()) if value else None
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab over a stripped copy of the course, with the course's settings override applied."""
+    _require_browser()
+    work = tmp_path_factory.mktemp("jupyterlab")
+    root = work / "course"
+    originals = bh.make_course_copy(root)
+    overrides = json.loads(bh.OVERRIDES.read_text(encoding="utf-8"))
+    bh.write_user_settings(work / "user-settings", overrides, bh.TEST_SETTINGS)
+    data_dir = _data_dir()
+    server = bh.JupyterLab(root, work, {"D2L_DATA_DIR": data_dir} if data_dir else None)
+    server.originals = originals
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()  # also when a test failed or was interrupted
+
+
+@pytest.fixture(scope="module")
+def browser(lab, tmp_path_factory):
+    """Headless Debian Chromium with a fresh profile, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=bh.CHROMIUM, headless=True, args=bh.CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900}, timeout=120_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def check_run(stored: dict, run: bh.NotebookRun) -> tuple[list[str], list[str]]:
+    """Compare one run with the stored notebook; return (problems, notes for the log)."""
+    problems, notes = [], []
+    cells = stored.get("cells", [])
+    if len(run.cells) != len(cells):
+        return [f"the page shows {len(run.cells)} cells, the notebook has {len(cells)}"], notes
+    saved_cells = (run.saved or {}).get("cells", [])
+    if run.saved is None:
+        problems.append("the notebook could not be saved from the browser, so errors were checked on the page only")
+    elif len(saved_cells) != len(cells):
+        problems.append(f"the saved notebook has {len(saved_cells)} cells, expected {len(cells)}")
+        saved_cells = []
+
+    if "Error displaying widget" in run.page_text:
+        problems.append("the page shows 'Error displaying widget'")
+    if "Loading widget..." in run.page_text:
+        problems.append("a widget is still 'Loading widget...' after the run")
+    if "official Jupyter news" in run.page_text:
+        problems.append("the Jupyter news toast is showing: jupyter/overrides.json was not applied")
+
+    widget_views = 0
+    for i, (cell, seen) in enumerate(zip(cells, run.cells)):
+        if cell.get("cell_type") != "code":
+            continue
+        label = f"cell {i}"
+        src = _source(cell)
+        if src.strip() and not re.fullmatch(r"\[\d+\]:", seen["prompt"]):
+            problems.append(f"{label} did not run (prompt {seen['prompt']!r}): {src.strip().splitlines()[0][:80]}")
+        saved = saved_cells[i] if saved_cells else {}
+        for out in saved.get("outputs", []):
+            if out.get("output_type") == "error":
+                problems.append(f"{label} shows an error: {out.get('ename')}: {out.get('evalue')}")
+        if "Traceback (most recent call last)" in seen["text"] and not saved_cells:
+            problems.append(f"{label} shows a traceback")
+
+        # A matplotlib figure that reached the page as its text repr was never drawn (no
+        # image formatter was active: e.g. a bare matplotlib.figure.Figure before pyplot ran).
+        if FIGURE_REPR.search(seen["text"]):
+            problems.append(f"{label} shows a figure as text ({FIGURE_REPR.search(seen['text']).group(0)}), "
+                            f"not as an image")
+
+        widget_views += seen["widgets"]
+        if seen["widgetErrors"]:
+            problems.append(f"{label} shows a widget that failed to render: {seen['text'].strip()[:120]!r}")
+        elif _has_widget_output(cell) or _has_widget_output(saved):
+            if not seen["widgets"]:
+                problems.append(f"{label} should show an ipywidget but no widget view rendered "
+                                f"(text shown: {seen['text'].strip()[:120]!r})")
+
+        # A training cell: it trained when stored, it starts train_ch6, or it trained in this run.
+        lines = TRAIN_LINE.findall(seen["text"])
+        if TRAIN_LINE.search(_output_text(cell)) or TRAIN_CALL.search(src) or lines:
+            # Each training run owns one live plot, redrawn in place: a cell with one run
+            # shows exactly one image; one with n runs (a sweep) at most n, never more at once.
+            runs = max(len(lines), 1)
+            stats = run.image_stats.get(i, {"renders": 0, "maxImages": 0})
+            if not 1 <= seen["images"] <= runs:
+                problems.append(f"{label} (training, {runs} run(s)) shows {seen['images']} images; "
+                                f"expected one live plot per run")
+            if stats["maxImages"] > runs:
+                problems.append(f"{label} (training) held {stats['maxImages']} images at once: "
+                                f"the plot stacked instead of updating in place")
+            if stats["renders"] < 2:
+                problems.append(f"{label} (training) drew its plot {stats['renders']} time(s); "
+                                f"a live plot is redrawn as training goes")
+            if not lines:
+                problems.append(f"{label} (training) has no final 'loss ..., train acc ..., test acc ...' line")
+            else:
+                loss, train_acc, test_acc = lines[-1]
+                notes.append(f"{label}: {len(lines)} run(s), plot drawn {stats['renders']} times in place; "
+                             f"last: loss {loss}, train acc {train_acc}, test acc {test_acc}")
+
+    if any(USES_WIDGETS.search(_source(c)) for c in cells if c.get("cell_type") == "code") and not widget_views:
+        problems.append("the notebook imports ipywidgets but no widget view rendered anywhere")
+    return problems, notes
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_in_jupyterlab(notebook: Path, lab, browser, capsys):
+    relpath = notebook.relative_to(REPO).as_posix()
+    stored = lab.originals.get(relpath)
+    if stored is None:
+        pytest.fail(f"{relpath} was not copied for JupyterLab (unreadable, or not a course file for git)")
+    shot = SCREENSHOTS / f"{notebook.parent.name}-{notebook.stem}.png"
+    run = bh.run_notebook(browser, lab, relpath, shot, timeout=TIMEOUT)
+
+    problems = [run.problem] if run.problem else []
+    notes: list[str] = []
+    if not run.problem:
+        found, notes = check_run(stored, run)
+        problems += found
+    with capsys.disabled():
+        print(f"\n[browser] {relpath}: Run All took {run.run_seconds:.0f} s "
+              f"({run.total_seconds:.0f} s with loading and screenshot); "
+              f"screenshot: {run.screenshot or 'none (failed)'}")
+        for note in notes:
+            print(f"[browser]   {note}")
+    assert not problems, (f"{relpath} in JupyterLab:\n  - " + "\n  - ".join(problems)
+                          + f"\nscreenshot: {run.screenshot}\n--- JupyterLab log (tail) ---\n{lab.log_tail()}")
+
+
+def _code(source: str) -> dict:
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+
+
+BROKEN_NOTEBOOK = {
+    "nbformat": 4, "nbformat_minor": 5,
+    "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
+    "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": "A notebook with one of each defect the test must catch."},
+        _code("import base64\nfrom IPython.display import Image, display\n"
+              "PNG = base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYPj/HwADAgH/"
+              "pQ8Y1wAAAABJRU5ErkJggg==')\n"
+              "def train_ch6():  # a 'live plot' that stacks a second image instead of updating the first\n"
+              "    print('training on cpu')\n"
+              "    display(Image(data=PNG, format='png'))\n"
+              "    display(Image(data=PNG, format='png'))\n"
+              "    print('loss 0.500, train acc 0.800, test acc 0.800')\n"
+              "train_ch6()"),
+        _code("import ipywidgets as widgets\nwidgets.IntSlider(value=3, description='epochs')"),
+        _code("from IPython.display import display\n"
+              "display({'application/vnd.jupyter.widget-view+json':\n"
+              "         {'model_id': 'no-such-model', 'version_major': 2, 'version_minor': 0}}, raw=True)"),
+        _code("from matplotlib.figure import Figure\nfig = Figure(figsize=(2, 1))\nfig.subplots()\nfig"),
+        _code("1 / 0"),
+        _code("print('not reached: Run All stops at the error above')"),
+    ],
+}
+
+
+def test_checks_catch_a_broken_notebook(lab, browser):
+    """The same checks must fail a notebook with a stacked plot, a broken widget, a figure shown
+    as text and an error.
+
+    Its working slider must pass, so the widget check is known to see real widget views.
+    """
+    relpath = "browser-selftest/broken.ipynb"
+    path = lab.root_dir / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(BROKEN_NOTEBOOK, indent=1), encoding="utf-8")
+    run = bh.run_notebook(browser, lab, relpath, SCREENSHOTS / "selftest-broken.png", timeout=300)
+    assert run.problem is None, f"the broken notebook did not run to its error: {run.problem}"
+    problems, _ = check_run(BROKEN_NOTEBOOK, run)
+    report = "\n".join(problems)
+    for expected in ("held 2 images at once", "shows 2 images", "Error displaying widget",
+                     "cell 4 shows a figure as text", "cell 5 shows an error: ZeroDivisionError",
+                     "cell 6 did not run"):
+        assert expected in report, f"the checks missed {expected!r}; they reported:\n{report}"
+    assert run.cells[2]["widgets"] >= 1 and "cell 2 " not in report, f"the working slider failed:\n{report}"
+
+
+def test_setup_course_merges_overrides(tmp_path):
+    """tools/setup_course.py adds the course's settings to an existing overrides.json, keeping the rest."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("setup_course", REPO / "tools" / "setup_course.py")
+    setup_course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(setup_course)
+    (tmp_path / "overrides.json").write_text(json.dumps({"@other/ext:plugin": {"x": 1}}), encoding="utf-8")
+    assert setup_course.install_overrides(tmp_path)
+    merged = json.loads((tmp_path / "overrides.json").read_text(encoding="utf-8"))
+    ours = json.loads(bh.OVERRIDES.read_text(encoding="utf-8"))
+    assert merged["@other/ext:plugin"] == {"x": 1}
+    for plugin, values in ours.items():
+        assert merged[plugin] == values
+
+
+def test_course_overrides_match_jupyterlab_schemas():
+    """Every setting in jupyter/overrides.json names a real plugin and setting, with a valid value.
+
+    (JupyterLab silently ignores overrides for plugins it does not have, so a typo would
+    only show as a popup in class.)
+    """
+    jsonschema = pytest.importorskip("jsonschema")
+    from jupyterlab.commands import get_app_dir
+
+    schemas = Path(get_app_dir()) / "schemas"
+    overrides = json.loads(bh.OVERRIDES.read_text(encoding="utf-8"))
+    assert overrides, "jupyter/overrides.json is empty"
+    for plugin, values in overrides.items():
+        package, _, name = plugin.partition(":")
+        schema_file = schemas / package / f"{name}.json"
+        assert schema_file.is_file(), f"{plugin}: JupyterLab has no such plugin ({schema_file} missing)"
+        schema = json.loads(schema_file.read_text(encoding="utf-8"))
+        unknown = set(values) - set(schema.get("properties", {}))
+        assert not unknown, f"{plugin}: unknown settings {sorted(unknown)}"
+        jsonschema.validate(values, schema)
