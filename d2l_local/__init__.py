@@ -15,4 +15,7 @@ from .training import (EpochMetrics, NonFiniteLossError, StepGuard, TrainHistory
 
 # BEGIN saved from notebooks (written by tools/sync_d2l_local.py)
 from .saved_lenet import evaluate_accuracy_gpu, train_ch6
+from .saved_lenet_ex1_max_pooling import lenet, plot_histories, results_table
+from .saved_lenet_ex2_improve import ACTIVATIONS, POOLING, lenet_variant, num_params, init_weights, random_flip, train_variant, ARCH_KEYS, TRAIN_KEYS, describe, explore_run, runs_table, sweep, lenet_explorer, improved_lenet, train_improved
+from .saved_lenet_ex4_feature_maps import feature_maps, pick_examples, plot_feature_maps, feature_map_explorer
 # END saved from notebooks

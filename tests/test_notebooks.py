@@ -61,7 +61,7 @@ def test_stored_shape_check_is_exactly_the_12_lines(lang):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_stored_training_output_is_in_band(lang):
     cells = code_cells(REPO / "notebooks" / lang / "lenet.ipynb")
-    train_cell = next(c for c in cells if "train_ch6(net" in "".join(c["source"]))
+    train_cell = next(c for c in cells if "= train_ch6(net" in "".join(c["source"]))
     out = text_of(train_cell)
     m = re.search(r"loss (\d\.\d+), train acc (\d\.\d+), test acc (\d\.\d+)", out)
     assert m, out
