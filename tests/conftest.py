@@ -12,6 +12,9 @@ import d2l_local as d2l
 from d2l_local import datasets, loaders
 
 REPO = Path(__file__).resolve().parent.parent
+if Path(d2l.__file__).resolve().parent != REPO / "d2l_local":
+    raise pytest.UsageError(f"d2l_local is imported from {Path(d2l.__file__).parent}, not from this checkout "
+                            f"({REPO}); run: python -m pip install --no-deps -e {REPO}")
 
 
 def _real_data_root() -> Path | None:
