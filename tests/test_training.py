@@ -73,13 +73,11 @@ def test_float_labels_are_refused(small):
 def test_unavailable_device_fails_before_training(small, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     net = lenet()
-    before = [p.clone() for p in net.parameters()]
     with pytest.raises(d2l.DeviceUnavailableError, match="no usable CUDA GPU"):
         d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cuda")
     with pytest.raises(ValueError, match="unknown device"):
         d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="tpu-ish")
     assert d2l.last_history() is None or d2l.last_history().status != "running"
-    del before
 
 
 class NanInEpoch:
