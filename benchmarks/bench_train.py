@@ -434,6 +434,16 @@ def _spread(values: list[float], fmt: str) -> str:
     return f"{format(min(values), fmt)}-{format(max(values), fmt)}"
 
 
+def accuracy_spread(ref_accs: list[float], our_accs: list[float]) -> str:
+    """Mean and standard deviation of each path's final test accuracy, and the gap of the means
+    with its standard error: a gap within about two standard errors is run-to-run noise."""
+    ref_mean, our_mean = statistics.fmean(ref_accs), statistics.fmean(our_accs)
+    ref_sd, our_sd = statistics.stdev(ref_accs), statistics.stdev(our_accs)
+    gap_se = (ref_sd ** 2 / len(ref_accs) + our_sd ** 2 / len(our_accs)) ** 0.5
+    return (f"test accuracy spread: reference mean {ref_mean:.4f} (sd {ref_sd:.4f}), ours mean {our_mean:.4f} "
+            f"(sd {our_sd:.4f}); gap of means {our_mean - ref_mean:+.4f}, standard error {gap_se:.4f}")
+
+
 def format_report(ref: list[RunResult], ours: list[RunResult], gflops: list[float], flops: FlopCount,
                   device: torch.device) -> str:
     """The results table, speed-up, accuracy check and roofline as printable text."""
@@ -456,6 +466,8 @@ def format_report(ref: list[RunResult], ours: list[RunResult], gflops: list[floa
     acc_gap = abs(statistics.median(o.test_acc for o in ours) - statistics.median(r.test_acc for r in ref))
     lines.append(f"test accuracy gap (medians): {acc_gap:.4f} "
                  f"({'within' if acc_gap <= ACCURACY_TOLERANCE else 'OUTSIDE'} the {ACCURACY_TOLERANCE} tolerance)")
+    if len(ref) > 1 and len(ours) > 1:
+        lines.append(accuracy_spread([r.test_acc for r in ref], [o.test_acc for o in ours]))
     rate = statistics.median(gflops)
     roofline = rate * 1e9 / flops.total
     ours_rate = statistics.median(o.examples_per_sec for o in ours)

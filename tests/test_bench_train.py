@@ -1,10 +1,15 @@
 """Smoke test of benchmarks/bench_train.py on a few batches: structure and values, never speed."""
+import contextlib
 import importlib.util
+import io
+import re
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+import d2l_local as d2l
 
 
 BENCH_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
@@ -55,3 +60,54 @@ def test_both_paths_on_a_few_batches(data_root):
     assert report.splitlines()[1].startswith("reference")
     assert report.splitlines()[2].startswith("ours")
     assert "speed-up" in report and "roofline" in report
+
+
+def test_ours_computes_what_the_reference_computes(fashion):
+    """Same seed, same batches: the reference loop and d2l_local's train_ch6 end with the same model.
+
+    So the benchmark compares like with like; their accuracies differ only through the
+    batch orders their random streams draw.
+    """
+    train_iter, test_iter = (d2l.TensorBatches(batches.images[:1024], batches.labels[:1024], 256)
+                             for batches in fashion)  # unshuffled: no random stream involved
+    d2l.set_seed(0)
+    reference_net = bench.lenet()
+    reference_acc, _, _ = bench.reference_train(reference_net, train_iter, test_iter, 2, bench.LR, torch.device("cpu"))
+    d2l.set_seed(0)
+    our_net = bench.lenet()
+    with contextlib.redirect_stdout(io.StringIO()):
+        history = d2l.train_ch6(our_net, train_iter, test_iter, 2, bench.LR, torch.device("cpu"))
+    assert history.test_acc[-1] == reference_acc
+    for ours, ref in zip(our_net.parameters(), reference_net.parameters()):
+        torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)  # layouts differ, so rounding may too
+
+
+def test_accuracy_spread_reports_the_gap_of_means_and_its_standard_error():
+    line = bench.accuracy_spread([0.78, 0.80], [0.80, 0.82])
+    # both sds are 0.01414; the standard error of the gap is sqrt(2 * 0.0002 / 2) = 0.01414
+    assert "reference mean 0.7900 (sd 0.0141)" in line and "ours mean 0.8100 (sd 0.0141)" in line
+    assert "gap of means +0.0200, standard error 0.0141" in line
+
+
+@pytest.fixture
+def accuracy_seeds(monkeypatch):
+    """benchmarks/accuracy_seeds.py, which imports bench_train as a sibling module."""
+    monkeypatch.syspath_prepend(str(BENCH_PATH.parent))
+    import accuracy_seeds
+    return accuracy_seeds
+
+
+def test_accuracy_seeds_trains_both_paths_per_seed(accuracy_seeds, data_root, capsys):
+    accuracy_seeds.main(["--seeds", "2", "--epochs", "1", "--examples", "512", "--jobs", "2",
+                         "--device", "cpu", "--data-root", str(data_root)])
+    out = capsys.readouterr().out
+    for path in ("reference", "ours"):
+        for seed in (0, 1):
+            assert re.search(rf"^{path} seed {seed}: 0\.\d{{4}}$", out, re.M)
+        assert re.search(rf"^{path} +2 seeds: median 0\.\d{{4}}, range", out, re.M)
+    assert "gap of the medians (ours - reference)" in out and "standard error" in out
+
+
+def test_accuracy_seeds_rejects_a_single_seed(accuracy_seeds):
+    with pytest.raises(SystemExit):
+        accuracy_seeds.parse_args(["--seeds", "1"])
