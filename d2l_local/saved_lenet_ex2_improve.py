@@ -142,13 +142,13 @@ def train_variant(net, train_iter, test_iter, num_epochs, lr, device=None, *, op
                 if scheduler is not None:
                     scheduler.step()
                 metrics.add(l, y_hat, y)
-                guard.step_done(len(y))
                 if (i + 1) % plot_every == 0 or i == num_batches - 1:
                     train_l, train_acc = metrics.read()
                     x = epoch + (i + 1) / num_batches
                     history.add_train_point(x, train_l, train_acc)
                     if animator is not None:
                         animator.add(x, (train_l, train_acc, None))
+                guard.step_done(len(y))  # as in train_ch6: stops here if an interrupt came in
             test_acc = d2l.evaluate_accuracy_gpu(net, test_iter)
             history.test_acc.append(test_acc)
             if animator is not None:
