@@ -8,7 +8,8 @@ reference runs with ``num_workers=0``: a ``DataLoader`` draws the same batch ord
 or without worker processes, so its accuracy is unchanged and the cores go to training.
 
 Run ``python benchmarks/accuracy_seeds.py --seeds 40 --jobs 12`` on a machine with many
-cores (each run takes a few seconds on a GPU, about a minute on one CPU core).
+cores: a run takes 5-50 s next to a GPU (the reference's per-image conversion is the slow
+part) and a minute or two on one CPU core.
 """
 from __future__ import annotations
 
