@@ -41,9 +41,7 @@ def summarize(accs: dict[str, list[float]]) -> str:
     """Per-path median and range, the gap of the medians against the tolerance, and the gap of the means."""
     lines = [f"{path:<10} {len(a):>3} seeds: median {statistics.median(a):.4f}, range {min(a):.4f}-{max(a):.4f}"
              for path, a in accs.items()]
-    gap = statistics.median(accs["ours"]) - statistics.median(accs["reference"])
-    verdict = "within" if abs(gap) <= bench.ACCURACY_TOLERANCE else "OUTSIDE"
-    lines.append(f"gap of the medians (ours - reference): {gap:+.4f} ({verdict} the {bench.ACCURACY_TOLERANCE} tolerance)")
+    lines.append(bench.median_accuracy_gap(accs["reference"], accs["ours"]))
     lines.append(bench.accuracy_spread(accs["reference"], accs["ours"]))
     return "\n".join(lines)
 

@@ -434,6 +434,13 @@ def _spread(values: list[float], fmt: str) -> str:
     return f"{format(min(values), fmt)}-{format(max(values), fmt)}"
 
 
+def median_accuracy_gap(ref_accs: list[float], our_accs: list[float]) -> str:
+    """The gap of the two paths' median final test accuracies, judged against the tolerance."""
+    gap = statistics.median(our_accs) - statistics.median(ref_accs)
+    verdict = "within" if abs(gap) <= ACCURACY_TOLERANCE else "OUTSIDE"
+    return f"gap of the medians (ours - reference): {gap:+.4f} ({verdict} the {ACCURACY_TOLERANCE} tolerance)"
+
+
 def accuracy_spread(ref_accs: list[float], our_accs: list[float]) -> str:
     """Mean and standard deviation of each path's final test accuracy, and the gap of the means
     with its standard error: a gap within about two standard errors is run-to-run noise."""
@@ -463,11 +470,10 @@ def format_report(ref: list[RunResult], ours: list[RunResult], gflops: list[floa
                "meets the 2.5x bar" if pair_median >= SPEEDUP_BAR else "misses the 2.5x bar")
     lines.append(f"speed-up (reference time / ours): {speedup:.2f}x from the medians; {pair_median:.2f}x median of "
                  f"pairs ({', '.join(f'{x:.2f}' for x in pair_ratios)}): {verdict}")
-    acc_gap = abs(statistics.median(o.test_acc for o in ours) - statistics.median(r.test_acc for r in ref))
-    lines.append(f"test accuracy gap (medians): {acc_gap:.4f} "
-                 f"({'within' if acc_gap <= ACCURACY_TOLERANCE else 'OUTSIDE'} the {ACCURACY_TOLERANCE} tolerance)")
+    ref_accs, our_accs = [r.test_acc for r in ref], [o.test_acc for o in ours]
+    lines.append(median_accuracy_gap(ref_accs, our_accs))
     if len(ref) > 1 and len(ours) > 1:
-        lines.append(accuracy_spread([r.test_acc for r in ref], [o.test_acc for o in ours]))
+        lines.append(accuracy_spread(ref_accs, our_accs))
     rate = statistics.median(gflops)
     roofline = rate * 1e9 / flops.total
     ours_rate = statistics.median(o.examples_per_sec for o in ours)
