@@ -279,7 +279,6 @@ class NotebookRun:
     image_stats: dict[int, dict] = field(default_factory=dict)  # from WATCH_IMAGES_JS
     saved: dict | None = None  # the notebook as JupyterLab saved it after the run
     page_text: str = ""
-    kernel_state: str = ""
     run_seconds: float = 0.0
     total_seconds: float = 0.0
     screenshot: Path | None = None
@@ -327,10 +326,12 @@ def _click_run_all(page) -> None:
     page.locator(".lm-Menu-item", has_text=re.compile(r"^Run All Cells")).first.click()
 
 
-def _run_all_and_wait(page, name: str, timeout: float) -> str:
-    """Click Run > Run All Cells and wait until no cell is queued or running and the kernel is idle."""
+def _run_all_and_wait(page, name: str, timeout: float) -> str | None:
+    """Click Run > Run All Cells and wait until no cell is queued or running and the kernel is idle.
+
+    Returns None when the run finished, else what went wrong."""
     if not _prompts(page):
-        return ""  # no code cell: nothing to run
+        return None  # no code cell: nothing to run
     _click_run_all(page)
     start = time.monotonic()
     clicked_again = False
@@ -347,7 +348,7 @@ def _run_all_and_wait(page, name: str, timeout: float) -> str:
         finished = started and state == "Idle" and not any(p == "[*]:" for p in prompts)
         quiet = quiet + 1 if finished else 0
         if quiet >= 3:  # idle and nothing pending for three polls in a row: done
-            return ""
+            return None
         if time.monotonic() - start > timeout:
             return (f"not finished after {timeout:.0f} s: kernel {state!r}, prompts {prompts}; "
                     f"raise BROWSER_TEST_TIMEOUT if this machine is just slow")
@@ -408,9 +409,8 @@ def run_notebook(context, lab: JupyterLab, relpath: str, screenshot: Path,
         _wait_kernel_idle(page, name, timeout=180)
         page.eval_on_selector(NOTEBOOK, WATCH_IMAGES_JS)
         t_run = time.monotonic()
-        run.problem = _run_all_and_wait(page, name, timeout) or None
+        run.problem = _run_all_and_wait(page, name, timeout)
         run.run_seconds = time.monotonic() - t_run
-        run.kernel_state = kernel_state(page, name)
         page.wait_for_timeout(500)  # the last display updates reach the page
         run.cells = page.eval_on_selector(NOTEBOOK, CELLS_JS)
         run.image_stats = {int(k): v for k, v in page.evaluate("window.__courseImageStats || {}").items()}

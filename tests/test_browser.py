@@ -30,10 +30,9 @@ from pathlib import Path
 
 import pytest
 
-try:
-    import browser_helpers as bh
-except ImportError:  # imported as part of a package (tests/__init__.py)
-    from . import browser_helpers as bh
+import browser_helpers as bh
+from conftest import _real_data_root
+from d2l_local.datasets import DATA_DIR_ENV
 
 REPO = bh.REPO
 NOTEBOOKS = sorted((REPO / "notebooks" / "en").glob("*.ipynb"))
@@ -75,9 +74,7 @@ def _require_browser() -> None:
 
 def _data_dir() -> str | None:
     """D2L_DATA_DIR for the kernels, made absolute (they run in the copy's notebook folder)."""
-    value = os.environ.get("D2L_DATA_DIR")
-    if not value and (REPO.parent / "shared" / "data" / "FashionMNIST").is_dir():
-        value = str(REPO.parent / "shared" / "data")  # the CI layout, as tests/conftest.py finds it
+    value = os.environ.get(DATA_DIR_ENV) or _real_data_root()
     return str(Path(value).expanduser().resolve()) if value else None
 
 
@@ -91,7 +88,7 @@ def lab(tmp_path_factory):
     overrides = json.loads(bh.OVERRIDES.read_text(encoding="utf-8"))
     bh.write_user_settings(work / "user-settings", overrides, bh.TEST_SETTINGS)
     data_dir = _data_dir()
-    server = bh.JupyterLab(root, work, {"D2L_DATA_DIR": data_dir} if data_dir else None)
+    server = bh.JupyterLab(root, work, {DATA_DIR_ENV: data_dir} if data_dir else None)
     server.originals = originals
     try:
         server.start()
@@ -153,9 +150,8 @@ def check_run(stored: dict, run: bh.NotebookRun) -> tuple[list[str], list[str]]:
 
         # A matplotlib figure that reached the page as its text repr was never drawn (no
         # image formatter was active: e.g. a bare matplotlib.figure.Figure before pyplot ran).
-        if FIGURE_REPR.search(seen["text"]):
-            problems.append(f"{label} shows a figure as text ({FIGURE_REPR.search(seen['text']).group(0)}), "
-                            f"not as an image")
+        if figure_text := FIGURE_REPR.search(seen["text"]):
+            problems.append(f"{label} shows a figure as text ({figure_text.group(0)}), not as an image")
 
         widget_views += seen["widgets"]
         if seen["widgetErrors"]:
@@ -266,40 +262,3 @@ def test_checks_catch_a_broken_notebook(lab, browser):
         assert expected in report, f"the checks missed {expected!r}; they reported:\n{report}"
     assert run.cells[2]["widgets"] >= 1 and "cell 2 " not in report, f"the working slider failed:\n{report}"
 
-
-def test_setup_course_merges_overrides(tmp_path):
-    """tools/setup_course.py adds the course's settings to an existing overrides.json, keeping the rest."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("setup_course", REPO / "tools" / "setup_course.py")
-    setup_course = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(setup_course)
-    (tmp_path / "overrides.json").write_text(json.dumps({"@other/ext:plugin": {"x": 1}}), encoding="utf-8")
-    assert setup_course.install_overrides(tmp_path)
-    merged = json.loads((tmp_path / "overrides.json").read_text(encoding="utf-8"))
-    ours = json.loads(bh.OVERRIDES.read_text(encoding="utf-8"))
-    assert merged["@other/ext:plugin"] == {"x": 1}
-    for plugin, values in ours.items():
-        assert merged[plugin] == values
-
-
-def test_course_overrides_match_jupyterlab_schemas():
-    """Every setting in jupyter/overrides.json names a real plugin and setting, with a valid value.
-
-    (JupyterLab silently ignores overrides for plugins it does not have, so a typo would
-    only show as a popup in class.)
-    """
-    jsonschema = pytest.importorskip("jsonschema")
-    from jupyterlab.commands import get_app_dir
-
-    schemas = Path(get_app_dir()) / "schemas"
-    overrides = json.loads(bh.OVERRIDES.read_text(encoding="utf-8"))
-    assert overrides, "jupyter/overrides.json is empty"
-    for plugin, values in overrides.items():
-        package, _, name = plugin.partition(":")
-        schema_file = schemas / package / f"{name}.json"
-        assert schema_file.is_file(), f"{plugin}: JupyterLab has no such plugin ({schema_file} missing)"
-        schema = json.loads(schema_file.read_text(encoding="utf-8"))
-        unknown = set(values) - set(schema.get("properties", {}))
-        assert not unknown, f"{plugin}: unknown settings {sorted(unknown)}"
-        jsonschema.validate(values, schema)

@@ -1,5 +1,4 @@
 """Unit tests for the helpers the exercise notebooks save into d2l_local (and the widgets built on them)."""
-import math
 
 import pytest
 import torch
@@ -7,12 +6,6 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import d2l_local as d2l
-
-
-@pytest.fixture(scope="module")
-def fashion(data_root):
-    """Fashion-MNIST loaders (batch size 128) over the real data that conftest's data_root finds."""
-    return d2l.load_data_fashion_mnist(batch_size=128, root=data_root)
 
 
 @pytest.fixture(scope="module")

@@ -2,18 +2,17 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "tools"))
+import build_student_edition as edition  # noqa: E402
+
 TOOL = REPO / "tools" / "build_student_edition.py"
 EXERCISES = ["lenet_ex1_max_pooling", "lenet_ex2_improve", "lenet_ex3_mnist", "lenet_ex4_feature_maps"]
-
-
-def _is_solution(cell):
-    return "solution" in cell.get("metadata", {}).get("tags", [])
 
 
 def _source(cell):
@@ -30,7 +29,7 @@ def student(tmp_path_factory):
 
 
 def _pairs(student):
-    for language in ("en", "zh"):
+    for language in edition.LANGUAGES:
         for source in sorted((REPO / "notebooks" / language).glob("*.ipynb")):
             yield source, student / language / source.name
 
@@ -46,10 +45,10 @@ def test_every_notebook_is_written_and_valid(student):
 def test_exercises_have_solutions_in_both_languages():
     for name in EXERCISES:
         tags = {}
-        for language in ("en", "zh"):
+        for language in edition.LANGUAGES:
             nb = json.loads((REPO / "notebooks" / language / f"{name}.ipynb").read_text(encoding="utf-8"))
-            tags[language] = [_is_solution(c) for c in nb["cells"]]
-            code = [c for c in nb["cells"] if c["cell_type"] == "code" and _is_solution(c)]
+            tags[language] = [edition.is_solution(c) for c in nb["cells"]]
+            code = [c for c in nb["cells"] if c["cell_type"] == "code" and edition.is_solution(c)]
             assert code, f"{language}/{name} has no solution code cell"
         assert tags["en"] == tags["zh"], f"{name}: solution tags differ between en and zh"
 
@@ -62,7 +61,7 @@ def test_non_solution_cells_unchanged_and_solutions_blank(student):
         assert len(built["cells"]) == len(original["cells"]), source.name
         for before, after in zip(original["cells"], built["cells"]):
             assert after.get("id") == before.get("id")
-            if not _is_solution(before):
+            if not edition.is_solution(before):
                 assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True), \
                     f"{target}: non-solution cell {before.get('id')} changed"
                 continue
@@ -76,9 +75,9 @@ def test_no_solution_text_left(student):
     for source, target in _pairs(student):
         original = json.loads(source.read_text(encoding="utf-8"))
         text = target.read_text(encoding="utf-8")
-        given = "\n".join(_source(c) for c in original["cells"] if not _is_solution(c))
+        given = "\n".join(_source(c) for c in original["cells"] if not edition.is_solution(c))
         for cell in original["cells"]:
-            if not _is_solution(cell):
+            if not edition.is_solution(cell):
                 continue
             body = _source(cell).strip()
             assert json.dumps(body, ensure_ascii=False)[1:-1] not in text, f"{target}: solution cell {cell.get('id')} still present"
@@ -92,5 +91,5 @@ def test_no_solution_text_left(student):
 def test_placeholder_language_follows_the_notebook(student):
     for language, marker in (("en", "Your turn"), ("zh", "轮到你了")):
         nb = json.loads((student / language / "lenet_ex1_max_pooling.ipynb").read_text(encoding="utf-8"))
-        blanks = [c for c in nb["cells"] if _is_solution(c)]
+        blanks = [c for c in nb["cells"] if edition.is_solution(c)]
         assert blanks and all(marker in _source(c) for c in blanks)
