@@ -9,7 +9,7 @@ from .datasets import (DATA_DIR_ENV, CorruptDatasetError, DatasetNotFoundError, 
 from .devices import DeviceUnavailableError, check_device, set_seed, try_all_gpus, try_gpu
 from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
 from .metrics import Accumulator, Timer, accuracy
-from .plotting import Animator, show_images
+from .plotting import Animator, new_figure, show_images
 from .training import (EpochMetrics, NonFiniteLossError, StepGuard, TrainHistory, check_classifier,
                        last_history)
 

@@ -82,13 +82,14 @@ class Animator:
         ax = self.axes[0]
         ax.cla()
         for xs, ys, fmt in zip(self.X or [], self.Y or [], self.fmts):
-            ax.plot(xs, ys, fmt)
+            ax.plot(xs, ys, fmt, marker="o" if len(xs) == 1 else None)  # a lone point needs a marker to show
         ax.set_xlabel(self.xlabel or "")
         ax.set_ylabel(self.ylabel or "")
         ax.set_xscale(self.xscale)
         ax.set_yscale(self.yscale)
         if self.xlim:
-            ax.set_xlim(self.xlim)
+            low, high = self.xlim
+            ax.set_xlim((high - 1, high) if low == high else (low, high))  # xlim=[1, 1]: show epoch 1 from its start
         if self.ylim:
             ax.set_ylim(self.ylim)
         if self.legend:
@@ -129,6 +130,15 @@ class Animator:
         """Write the current figure to ``path`` (format from the file extension)."""
         self._render()
         self.fig.savefig(path, dpi=100)
+
+
+def new_figure(figsize: tuple[float, float]):
+    """A figure that a notebook shows once, as a PNG, when a cell returns it."""
+    import matplotlib.pyplot as plt  # in Jupyter this switches on the inline display of figures
+
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    plt.close(fig)  # no automatic second copy at the end of the cell
+    return fig
 
 
 def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None = None, scale: float = 1.5):

@@ -40,18 +40,10 @@ def _check_runs(histories, labels):
     return histories, [str(label) for label in labels]
 
 
-def _new_figure(figsize):
-    """A figure that a notebook shows once, as a PNG, when a cell returns it."""
-    import matplotlib.pyplot as plt  # in Jupyter this switches on the inline display of figures
-    fig = plt.figure(figsize=figsize, layout='constrained')
-    plt.close(fig)  # no automatic second copy at the end of the cell
-    return fig
-
-
 def plot_histories(histories, labels, title=None):
     """Plot the loss and accuracy curves of several training runs on shared axes; return the Figure."""
     histories, labels = _check_runs(histories, labels)
-    fig = _new_figure(figsize=(8, 3))
+    fig = d2l.new_figure(figsize=(8, 3))
     ax_loss, ax_acc = fig.subplots(1, 2, sharex=True)
     for i, (h, label) in enumerate(zip(histories, labels)):
         color = f'C{i % 10}'

@@ -121,8 +121,7 @@ def train_variant(net, train_iter, test_iter, num_epochs, lr, device=None, *, op
     loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     animator = None
     if plot:
-        start = 1 if num_epochs > 1 else 0  # a one-epoch run still gets an x range
-        animator = d2l.Animator(xlabel='epoch', ylabel='loss / accuracy', xlim=[start, num_epochs],
+        animator = d2l.Animator(xlabel='epoch', ylabel='loss / accuracy', xlim=[1, num_epochs],
                                 legend=['train loss', 'train acc', 'test acc'])
     history = d2l.TrainHistory(num_epochs, str(device))
     plot_every = max(num_batches // 5, 1)

@@ -84,14 +84,6 @@ def pick_examples(data_iter, classes, indices=None, names=None):
     return torch.stack(X), titles
 
 
-def _new_figure(figsize):
-    """A figure that a notebook shows once, as a PNG, when a cell returns it."""
-    import matplotlib.pyplot as plt  # in Jupyter this switches on the inline display of figures
-    fig = plt.figure(figsize=figsize, layout='constrained')
-    plt.close(fig)  # no automatic second copy at the end of the cell
-    return fig
-
-
 def plot_feature_maps(net, X, titles=None, blocks=(0, 1), cmap='viridis'):
     """Show input images beside the feature maps of two convolution blocks of `net`; return the Figure.
 
@@ -114,7 +106,7 @@ def plot_feature_maps(net, X, titles=None, blocks=(0, 1), cmap='viridis'):
             raise ValueError(f'block {b!r} does not exist: the network has {len(maps)} convolution '
                              f'block(s), numbered 0 to {len(maps) - 1}')
     cols = [math.ceil(maps[b].shape[1] / 2) for b in blocks]  # two rows of maps per input and block
-    fig = _new_figure((0.75 * (2 + sum(cols)) + 0.4 * len(blocks), 1.5 * n + 1.0))
+    fig = d2l.new_figure((0.75 * (2 + sum(cols)) + 0.4 * len(blocks), 1.5 * n + 1.0))
     parts = fig.subfigures(1, 1 + len(blocks), width_ratios=[2] + cols, wspace=0.04)
     inputs = parts[0].subplots(n, 1, squeeze=False)[:, 0]
     for r, ax in enumerate(inputs):

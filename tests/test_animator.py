@@ -94,3 +94,21 @@ def test_non_numbers_are_refused():
     a = d2l.Animator(notebook=False)
     with pytest.raises(TypeError, match="needs numbers"):
         a.add(1, "0.5")
+
+
+def test_one_epoch_xlim_shows_the_whole_epoch():
+    """xlim=[1, 1] (train_ch6 with num_epochs=1) plots epoch 1 from its start, not a sliver around x=1."""
+    a = d2l.Animator(xlim=[1, 1], notebook=False, min_interval=3600)
+    a.add(0.2, 0.5)
+    a._render()
+    assert a.axes[0].get_xlim() == (0.0, 1.0)
+
+
+def test_a_lone_point_gets_a_marker():
+    """A series with one point (test acc after a one-epoch run) is drawn as a marker, not an invisible line."""
+    a = d2l.Animator(legend=["loss", "test acc"], notebook=False, min_interval=3600)
+    a.add(0.5, [1.0, None])
+    a.add(1.0, [0.8, 0.7])
+    a._render()
+    loss_line, acc_line = a.axes[0].get_lines()
+    assert loss_line.get_marker() in ("None", "", None) and acc_line.get_marker() == "o"
