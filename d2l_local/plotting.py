@@ -82,7 +82,9 @@ class Animator:
         ax = self.axes[0]
         ax.cla()
         for xs, ys, fmt in zip(self.X or [], self.Y or [], self.fmts):
-            ax.plot(xs, ys, fmt, marker="o" if len(xs) == 1 else None)  # a lone point needs a marker to show
+            (line,) = ax.plot(xs, ys, fmt)
+            if len(xs) == 1 and line.get_marker() in ("None", ""):
+                line.set_marker("o")  # a lone point on a line without markers would not show
         ax.set_xlabel(self.xlabel or "")
         ax.set_ylabel(self.ylabel or "")
         ax.set_xscale(self.xscale)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import IPython.display
 import pytest
@@ -112,3 +113,12 @@ def test_a_lone_point_gets_a_marker():
     a._render()
     loss_line, acc_line = a.axes[0].get_lines()
     assert loss_line.get_marker() in ("None", "", None) and acc_line.get_marker() == "o"
+
+
+def test_a_lone_point_keeps_its_own_marker_without_a_warning():
+    a = d2l.Animator(fmts=("C0s-",), notebook=False, min_interval=3600)
+    a.add(1.0, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a._render()
+    assert a.axes[0].get_lines()[0].get_marker() == "s"
