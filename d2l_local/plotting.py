@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from numbers import Real
 
 from matplotlib.figure import Figure
@@ -17,6 +18,23 @@ def in_notebook() -> bool:
         return False
     shell = get_ipython()
     return shell is not None and hasattr(shell, "kernel")
+
+
+_HIDDEN = False  # set by hidden_animators(): Animators created meanwhile draw nothing
+
+
+@contextmanager
+def hidden_animators() -> Iterator[None]:
+    """Inside this block, new Animators record their points but never draw or print.
+
+    For code that calls ``train_ch6`` many times (a sweep) and shows its own summary plot.
+    """
+    global _HIDDEN
+    before, _HIDDEN = _HIDDEN, True
+    try:
+        yield
+    finally:
+        _HIDDEN = before
 
 
 def _as_list(v) -> list:
@@ -47,6 +65,7 @@ class Animator:
         self.Y: list[list[float]] | None = None
         self.min_interval = min_interval
         self.notebook = in_notebook() if notebook is None else notebook
+        self.hidden = _HIDDEN
         self._handle = None
         self._last_draw = float("-inf")
         self._dirty = False
@@ -106,6 +125,8 @@ class Animator:
 
     def show(self) -> None:
         """Redraw now (in a notebook: update the plot; in a script: print the latest values)."""
+        if self.hidden:
+            return
         start = time.perf_counter()
         if self.notebook:
             from IPython.display import Image, display

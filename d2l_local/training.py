@@ -1,6 +1,12 @@
-"""Bookkeeping and safety nets for training loops: history, on-device metrics, checks, interrupts."""
+"""The bookkeeping of a training run: on-device sums, the history, and the safety nets.
+
+``train_ch6`` stays book-shaped because everything that is not the book's loop lives
+here: ``check_classifier`` tries one batch before training, and ``TrainingRun`` keeps
+the sums and the history and turns an interrupt or a nan loss into a clean stop.
+"""
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -32,21 +38,7 @@ class TrainHistory:
     steps: int = 0
     examples: int = 0
     status: str = "running"
-    started: float = field(default_factory=time.perf_counter)
     seconds: float = 0.0
-
-    def __post_init__(self) -> None:
-        global _LAST_HISTORY
-        _LAST_HISTORY = self
-
-    def add_train_point(self, x: float, loss: float, acc: float) -> None:
-        self.epoch.append(x)
-        self.train_loss.append(loss)
-        self.train_acc.append(acc)
-
-    def finish(self, status: str) -> None:
-        self.status = status
-        self.seconds = time.perf_counter() - self.started
 
     @property
     def examples_per_sec(self) -> float:
@@ -76,39 +68,114 @@ def last_history() -> TrainHistory | None:
     return _LAST_HISTORY
 
 
-class EpochMetrics:
-    """Sum the loss and correct predictions of an epoch on the device; read them with one sync.
+class TrainingRun:
+    """Context manager for one training loop: sums, history, interrupts and nan losses.
 
-    Keeping the sums on the device means the training loop never waits for the GPU
-    between batches; ``read()`` copies them to the host only when the plot needs them.
+    ``add_batch`` adds a batch's loss and correct predictions to sums kept on the
+    device, so a GPU never waits for the host between steps; ``read`` copies them to
+    the host when the plot needs them. A nan or inf loss stops training: on the CPU at
+    the step that produced it (checking costs nothing there), on a GPU at the next
+    ``read``. The first interrupt (the kernel's stop button, Ctrl-C) lets the current
+    step finish and stops at ``add_batch``, so the weights are never half-updated; a
+    second interrupt stops at once. Either way the plot is brought up to date and a
+    one-line summary is printed before the error goes on.
     """
 
-    def __init__(self, epoch: int, num_batches: int) -> None:
-        self.epoch, self.num_batches = epoch, num_batches
-        self.losses: list[torch.Tensor] = []  # batch loss times batch size, one per batch
-        self.correct: list[torch.Tensor] = []
-        self.count = 0
+    def __init__(self, num_epochs: int, num_batches: int, device: torch.device | str, animator=None) -> None:
+        self.history = TrainHistory(num_epochs, str(device))
+        self.num_batches, self.animator = num_batches, animator
+        self.check_every_step = torch.device(device).type == "cpu"
+        self.interrupt_requested = False
+        self._old_handler = None
+        self._started = 0.0
+        self._new_epoch()
+
+    def _new_epoch(self) -> None:
+        self.epoch_batches = 0
+        self._losses: list[torch.Tensor] = []  # batch loss times batch size, one per batch
+        self._correct: list[torch.Tensor] = []
+        self._count = 0
+
+    @property
+    def x(self) -> float:
+        """Where the run is, in epochs: 1.5 is the middle of the second epoch."""
+        return len(self.history.test_acc) + self.epoch_batches / self.num_batches
+
+    @property
+    def examples_per_sec(self) -> float:
+        return self.history.examples_per_sec
+
+    def __enter__(self) -> TrainingRun:
+        global _LAST_HISTORY
+        _LAST_HISTORY = self.history
+        if threading.current_thread() is threading.main_thread():
+            self._old_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        self._started = time.perf_counter()
+        return self
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.interrupt_requested:
+            raise KeyboardInterrupt
+        self.interrupt_requested = True
 
     @torch.no_grad()
-    def add(self, loss: torch.Tensor, y_hat: torch.Tensor, y: torch.Tensor) -> None:
-        self.losses.append(loss.detach() * y.numel())
-        self.correct.append((y_hat.argmax(dim=1) == y).sum())
-        self.count += y.numel()
+    def add_batch(self, loss: torch.Tensor, y_hat: torch.Tensor, y: torch.Tensor) -> None:
+        """Count a completed step; raise ``KeyboardInterrupt`` here if one was requested."""
+        self._losses.append(loss.detach() * y.numel())
+        self._correct.append((y_hat.argmax(dim=1) == y).sum())
+        self._count += y.numel()
+        self.epoch_batches += 1
+        if self.check_every_step and not math.isfinite(float(self._losses[-1])):
+            self._raise_non_finite(len(self._losses) - 1, float(self._losses[-1]))
+        self.history.steps += 1
+        self.history.examples += y.numel()
+        if self.interrupt_requested:
+            loss, acc = self.read()  # keep the last point in the history and on the plot
+            if self.animator is not None:
+                self.animator.add(self.x, (loss, acc, None))
+            raise KeyboardInterrupt("training stopped after a completed step")
 
     def read(self) -> tuple[float, float]:
-        """Return (mean loss, accuracy) so far; raise ``NonFiniteLossError`` if any loss was nan/inf."""
-        losses = torch.stack(self.losses)
-        total_loss, correct = torch.stack([losses.sum(), torch.stack(self.correct).sum().to(losses.dtype)]).tolist()
-        if total_loss != total_loss or abs(total_loss) == float("inf"):
+        """Return this epoch's (mean loss, accuracy) so far and record them in the history.
+
+        One copy from the device; raises ``NonFiniteLossError`` if any loss was nan or inf.
+        """
+        losses = torch.stack(self._losses)
+        total_loss, correct = torch.stack([losses.sum(), torch.stack(self._correct).sum().to(losses.dtype)]).tolist()
+        if not math.isfinite(total_loss):
             bad = int((~torch.isfinite(losses)).nonzero()[0])
-            value = losses[bad].item()
-            raise NonFiniteLossError(
-                f"The training loss became {value} in epoch {self.epoch + 1}, batch {bad + 1} of "
-                f"{self.num_batches}, so training stopped. The usual cause is a learning rate that is "
-                f"too large for this model: try a smaller lr (the chapter uses 0.9 for LeNet). "
-                f"Inputs containing nan or inf do the same."
-            )
-        return total_loss / self.count, correct / self.count
+            self._raise_non_finite(bad, losses[bad].item())
+        loss, acc = total_loss / self._count, correct / self._count
+        self.history.epoch.append(self.x)
+        self.history.train_loss.append(loss)
+        self.history.train_acc.append(acc)
+        return loss, acc
+
+    def _raise_non_finite(self, batch: int, value: float) -> None:
+        raise NonFiniteLossError(
+            f"The training loss became {value} in epoch {len(self.history.test_acc) + 1}, batch {batch + 1} of "
+            f"{self.num_batches}, so training stopped. The usual cause is a learning rate that is too large "
+            f"for this model: try a smaller lr (the chapter uses 0.9 for LeNet). Inputs containing nan or inf "
+            f"do the same.")
+
+    def add_test_acc(self, test_acc: float) -> None:
+        """Close the epoch with its test accuracy."""
+        self.history.test_acc.append(test_acc)
+        self._new_epoch()
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._old_handler is not None:
+            signal.signal(signal.SIGINT, self._old_handler)
+        self.history.seconds = time.perf_counter() - self._started
+        if exc_type is None:
+            self.history.status = "finished"
+            return False
+        self.history.status = "diverged" if issubclass(exc_type, NonFiniteLossError) else "interrupted"
+        if issubclass(exc_type, (KeyboardInterrupt, NonFiniteLossError)):
+            if self.animator is not None:
+                self.animator.flush()
+            print(self.history.summary())
+        return False
 
 
 def check_classifier(net: nn.Module, data_iter, device: torch.device) -> None:
@@ -139,48 +206,3 @@ def check_classifier(net: nn.Module, data_iter, device: torch.device) -> None:
             f"the labels run from {int(y.min())} to {int(y.max())}, but the net scores only {out.shape[1]} "
             f"classes (0-{out.shape[1] - 1}). Make the last layer output one score per class."
         )
-
-
-class StepGuard:
-    """Context manager for a training loop: stops cleanly on Ctrl-C or a kernel interrupt.
-
-    The first interrupt lets the current optimizer step finish, then ``step_done()``
-    raises ``KeyboardInterrupt``, so the weights are never half-updated. A second
-    interrupt stops at once. When the loop ends by an interrupt or a nan loss, the plot
-    is brought up to date and a one-line summary is printed before the error goes on.
-    """
-
-    def __init__(self, history: TrainHistory, animator=None) -> None:
-        self.history, self.animator = history, animator
-        self.interrupt_requested = False
-        self._old_handler = None
-
-    def _on_sigint(self, signum, frame) -> None:
-        if self.interrupt_requested:
-            raise KeyboardInterrupt
-        self.interrupt_requested = True
-
-    def __enter__(self) -> StepGuard:
-        if threading.current_thread() is threading.main_thread():
-            self._old_handler = signal.signal(signal.SIGINT, self._on_sigint)
-        return self
-
-    def step_done(self, batch_size: int) -> None:
-        """Count a completed step; raise ``KeyboardInterrupt`` here if one was requested."""
-        self.history.steps += 1
-        self.history.examples += batch_size
-        if self.interrupt_requested:
-            raise KeyboardInterrupt("training stopped after a completed step")
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if self._old_handler is not None:
-            signal.signal(signal.SIGINT, self._old_handler)
-        if exc_type is None:
-            self.history.finish("finished")
-            return False
-        self.history.finish("diverged" if issubclass(exc_type, NonFiniteLossError) else "interrupted")
-        if issubclass(exc_type, (KeyboardInterrupt, NonFiniteLossError)):
-            if self.animator is not None:
-                self.animator.flush()
-            print(self.history.summary())
-        return False
