@@ -17,28 +17,54 @@ if Path(d2l.__file__).resolve().parent != REPO / "d2l_local":
                             f"({REPO}); run: python -m pip install --no-deps -e {REPO}")
 
 
-def _real_data_root() -> Path | None:
-    for candidate in (os.environ.get(datasets.DATA_DIR_ENV), REPO.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "FashionMNIST" / "raw").is_dir():
-            return Path(candidate)
-    return None
+def find_real_data(spec: datasets.DatasetSpec) -> Path | None:
+    """The folder holding ``spec``'s real files, found as the course finds them (no download).
+
+    The course looks in ``$D2L_DATA_DIR``, then its own ``data/`` folder, then Debian's
+    package; the folder returned is what ``root=`` takes (the one above ``NAME/raw/``).
+    """
+    try:
+        files = datasets.find_dataset(spec, download=False)
+    except datasets.DatasetNotFoundError:
+        return None
+    folder = next(iter(files.values())).parent
+    return folder.parent.parent if (folder.name, folder.parent.name) == ("raw", spec.name) else folder
+
+
+def _require(spec: datasets.DatasetSpec) -> Path:
+    root = find_real_data(spec)
+    if root is None:
+        message = (f"real {spec.name} not found where the course looks (${datasets.DATA_DIR_ENV}, "
+                   f"{datasets.DEFAULT_DATA_DIR}, Debian's package)")
+        if os.environ.get("CI"):
+            pytest.fail(message + ": CI must run these tests")
+        pytest.skip(message)
+    return root
 
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    """The folder holding the real FashionMNIST/ and MNIST/ (set D2L_DATA_DIR to point at it)."""
-    root = _real_data_root()
-    if root is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"real data not found: set {datasets.DATA_DIR_ENV} (CI must run these tests)")
-        pytest.skip(f"real data not found: set {datasets.DATA_DIR_ENV}")
-    return root
+    """The folder holding the real Fashion-MNIST."""
+    return _require(datasets.FASHION_MNIST)
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The folder holding the real MNIST."""
+    return _require(datasets.MNIST)
 
 
 @pytest.fixture(scope="session")
 def fashion(data_root):
     """The chapter's loaders over the real Fashion-MNIST, batch size 256."""
     return d2l.load_data_fashion_mnist(256, root=data_root)
+
+
+def pytest_collection_modifyitems(items):
+    """Notebooks run through nbval are slow: ``-m "not slow"`` leaves them out."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
 
 
 def write_idx(path: Path, data: torch.Tensor, magic: int | None = None, compress: bool | None = None) -> Path:

@@ -31,8 +31,9 @@ from pathlib import Path
 import pytest
 
 import browser_helpers as bh
-from conftest import _real_data_root
 from d2l_local.datasets import DATA_DIR_ENV
+
+pytestmark = pytest.mark.slow
 
 REPO = bh.REPO
 NOTEBOOKS = sorted((REPO / "notebooks" / "en").glob("*.ipynb"))
@@ -73,8 +74,11 @@ def _require_browser() -> None:
 
 
 def _data_dir() -> str | None:
-    """D2L_DATA_DIR for the kernels, made absolute (they run in the copy's notebook folder)."""
-    value = os.environ.get(DATA_DIR_ENV) or _real_data_root()
+    """D2L_DATA_DIR for the kernels, made absolute (they run in the copy's notebook folder).
+
+    Without it the kernels find the data as the course does (its data/ folder, Debian's package).
+    """
+    value = os.environ.get(DATA_DIR_ENV)
     return str(Path(value).expanduser().resolve()) if value else None
 
 

@@ -186,8 +186,8 @@ def test_real_fashion_mnist_matches_its_readme(data_root):
     assert d2l.get_fashion_mnist_labels(y[:3]) == ["ankle boot", "t-shirt", "t-shirt"]
 
 
-def test_real_mnist_matches_its_readme(data_root):
-    train_iter, test_iter = d2l.load_data_mnist(1000, root=data_root)
+def test_real_mnist_matches_its_readme(mnist_root):
+    train_iter, test_iter = d2l.load_data_mnist(1000, root=mnist_root)
     assert len(train_iter) == 60 and len(test_iter) == 10
     assert test_iter.labels.shape == (10000,)
     assert train_iter.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]

@@ -1,6 +1,8 @@
-"""d2l_local must hold exactly the #@save cells of the notebooks; the check must catch drift."""
+"""d2l_local/saved/ must hold exactly the #@save cells of the notebooks; the sync tool must catch drift."""
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import shutil
 import sys
@@ -8,66 +10,171 @@ from pathlib import Path
 
 import pytest
 
+import d2l_local
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 import sync_d2l_local as sync  # noqa: E402
 
+EXERCISES = sorted((REPO / "notebooks" / "en").glob("lenet_ex*.ipynb"))
 
-def test_d2l_local_matches_the_notebooks():
-    assert sync.check() == [], "d2l_local drifted from the notebooks: run python tools/sync_d2l_local.py"
+
+def _cells(notebook: Path) -> list[dict]:
+    return json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_d2l_local_matches_the_notebooks_and_they_are_clean():
+    assert sync.check() == [], "run python tools/sync_d2l_local.py"
+
+
+def test_train_ch6_stays_book_sized():
+    lines = inspect.getsource(d2l_local.train_ch6).rstrip("\n").splitlines()
+    assert lines[0].startswith("def train_ch6(net, train_iter, test_iter, num_epochs, lr, device")
+    assert len(lines) <= 35, f"train_ch6 has {len(lines)} lines; the book's loop fits in 35"
+
+
+@pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: p.stem)
+def test_exercise_saves_little_and_stands_alone(notebook):
+    """At most 60 lines of #@save code, and every d2l.NAME it uses comes from the chapter or a hand-written module."""
+    saved = [_source(c) for c in _cells(notebook) if c["cell_type"] == "code" and _source(c).startswith("#@save")]
+    assert sum(len(s.strip().splitlines()) - 1 for s in saved) <= 60
+    used = set()
+    for cell in _cells(notebook):
+        if cell["cell_type"] == "code":
+            code = "\n".join(line for line in _source(cell).splitlines() if not line.lstrip().startswith(("%", "!")))
+            used |= {node.attr for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Attribute)
+                     and isinstance(node.value, ast.Name) and node.value.id == "d2l"}
+    assert used, "an exercise that uses nothing from d2l_local?"
+    for name in sorted(used):
+        assert hasattr(d2l_local, name), f"{notebook.name} uses d2l.{name}, which d2l_local does not define"
+        module = getattr(getattr(d2l_local, name), "__module__", None) or "d2l_local"
+        if module.startswith("d2l_local.saved."):
+            assert module == "d2l_local.saved.lenet", f"{notebook.name} uses d2l.{name}, saved by another exercise"
 
 
 @pytest.fixture
 def copy_of_repo(tmp_path, monkeypatch):
     """The notebooks and d2l_local copied to a temporary tree the sync tool is pointed at."""
-    shutil.copytree(REPO / "notebooks" / "en", tmp_path / "notebooks" / "en")
+    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns("*.cfg"))
     shutil.copytree(REPO / "d2l_local", tmp_path / "d2l_local", ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(sync, "REPO", tmp_path)
-    monkeypatch.setattr(sync, "NOTEBOOKS", tmp_path / "notebooks" / "en")
+    monkeypatch.setattr(sync, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr(sync, "SOURCE_NOTEBOOKS", tmp_path / "notebooks" / "en")
     monkeypatch.setattr(sync, "PACKAGE", tmp_path / "d2l_local")
-    assert sync.check() == []
     return tmp_path
 
 
-def _edit_saved_cell(notebook: Path, old: str, new: str) -> None:
+def _edit_notebook(notebook: Path, edit) -> None:
     nb = json.loads(notebook.read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        source = "".join(cell["source"])
-        if source.startswith("#@save") and old in source:
-            cell["source"] = source.replace(old, new)
-            break
-    else:
-        raise AssertionError(f"no #@save cell contains {old!r}")
-    notebook.write_text(json.dumps(nb), encoding="utf-8")
+    edit(nb["cells"])
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _edit_saved_cell(notebook: Path, old: str, new: str) -> None:
+    def edit(cells):
+        cell = next(c for c in cells if _source(c).startswith("#@save") and old in _source(c))
+        cell["source"] = _source(cell).replace(old, new)
+    _edit_notebook(notebook, edit)
+
+
+def _add_code_cell(notebook: Path, source: str, tags: list[str] | None = None) -> None:
+    cell = {"cell_type": "code", "id": "added", "metadata": {"tags": tags} if tags else {},
+            "execution_count": 1, "outputs": [], "source": source}
+    _edit_notebook(notebook, lambda cells: cells.append(cell))
+
+
+def test_generated_module_names_each_definitions_notebook_and_cell(copy_of_repo):
+    text = (copy_of_repo / "d2l_local" / "saved" / "lenet.py").read_text(encoding="utf-8")
+    assert text.startswith('"""Generated from notebooks/en/lenet.ipynb by tools/sync_d2l_local.py: do not edit.')
+    cells = _cells(copy_of_repo / "notebooks" / "en" / "lenet.ipynb")
+    expected = []
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] == "code" and _source(cell).startswith("#@save"):
+            for node in ast.parse(_source(cell)).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    expected.append((node.name, f"# From notebooks/en/lenet.ipynb, cell {index} (id {cell['id']!r})"))
+    assert [name for name, _ in expected] == ["lenet", "evaluate_accuracy_gpu", "train_ch6"]
+    lines = text.splitlines()
+    for name, comment in expected:
+        line = next(i for i, line in enumerate(lines) if line.startswith(f"def {name}("))
+        assert lines[line - 1] == comment
+    assert f"__all__ = {[name for name, _ in expected]!r}" in text
 
 
 def test_editing_a_saved_cell_is_drift(copy_of_repo):
     _edit_saved_cell(copy_of_repo / "notebooks" / "en" / "lenet.ipynb", "lr=lr", "lr=lr, momentum=0.5")
-    assert sync.check() == ["d2l_local/saved_lenet.py differs from the #@save cells of the notebooks"]
+    assert sync.check() == ["d2l_local/saved/lenet.py differs from the #@save cells of the notebooks"]
     sync.sync()
     assert sync.check() == []
-    assert "momentum=0.5" in (copy_of_repo / "d2l_local" / "saved_lenet.py").read_text()
+    assert "momentum=0.5" in (copy_of_repo / "d2l_local" / "saved" / "lenet.py").read_text(encoding="utf-8")
 
 
-def test_editing_d2l_local_by_hand_is_drift(copy_of_repo):
-    path = copy_of_repo / "d2l_local" / "saved_lenet.py"
-    path.write_text(path.read_text().replace("lr=lr", "lr=2 * lr"))
-    assert sync.check() == ["d2l_local/saved_lenet.py differs from the #@save cells of the notebooks"]
+def test_editing_d2l_local_by_hand_is_drift(copy_of_repo, capsys):
+    path = copy_of_repo / "d2l_local" / "saved" / "lenet.py"
+    path.write_text(path.read_text(encoding="utf-8").replace("lr=lr", "lr=2 * lr"), encoding="utf-8")
+    assert sync.check() == ["d2l_local/saved/lenet.py differs from the #@save cells of the notebooks"]
     assert sync.main(["--check"]) == 1
+    assert "Run: python tools/sync_d2l_local.py" in capsys.readouterr().out
 
 
 def test_a_new_saved_function_is_exported(copy_of_repo):
     _edit_saved_cell(copy_of_repo / "notebooks" / "en" / "lenet.ipynb", "def evaluate_accuracy_gpu",
                      "def count_parameters(net):\n    return sum(p.numel() for p in net.parameters())\n\n\n"
                      "def evaluate_accuracy_gpu")
-    problems = sync.check()
-    assert "d2l_local/__init__.py differs from the #@save cells of the notebooks" in problems
+    assert "d2l_local/saved/__init__.py differs from the #@save cells of the notebooks" in sync.check()
     sync.sync()
-    init = (copy_of_repo / "d2l_local" / "__init__.py").read_text()
-    assert "import count_parameters, evaluate_accuracy_gpu, train_ch6" in init
+    init = (copy_of_repo / "d2l_local" / "saved" / "__init__.py").read_text(encoding="utf-8")
+    assert "from .lenet import lenet, count_parameters, evaluate_accuracy_gpu, train_ch6" in init
+    assert "'count_parameters'" in init.split("__all__")[1]
 
 
 def test_a_module_without_a_notebook_is_stale(copy_of_repo):
-    (copy_of_repo / "d2l_local" / "saved_gone.py").write_text("x = 1\n")
-    assert "d2l_local/saved_gone.py has no notebook #@save cells behind it" in sync.check()
+    (copy_of_repo / "d2l_local" / "saved" / "gone.py").write_text("x = 1\n")
+    assert "d2l_local/saved/gone.py has no notebook #@save cells behind it" in sync.check()
+    sync.sync()
+    assert not (copy_of_repo / "d2l_local" / "saved" / "gone.py").exists()
+
+
+def test_a_name_saved_by_two_notebooks_is_refused(copy_of_repo, capsys):
+    _add_code_cell(copy_of_repo / "notebooks" / "en" / "lenet_ex1_max_pooling.ipynb",
+                   "#@save\ndef evaluate_accuracy_gpu(net, data_iter):\n    return 1.0\n")
+    [problem] = sync.check()
+    assert problem.startswith("'evaluate_accuracy_gpu' is defined twice: in notebooks/en/lenet.ipynb, cell ")
+    assert "notebooks/en/lenet_ex1_max_pooling.ipynb, cell " in problem
+    assert sync.main([]) == 1
+    assert "defined twice" in capsys.readouterr().err
+
+
+def test_a_saved_name_that_a_hand_written_module_defines_is_refused(copy_of_repo):
+    _add_code_cell(copy_of_repo / "notebooks" / "en" / "lenet_ex1_max_pooling.ipynb",
+                   "#@save\ndef try_gpu(i=0):\n    return 'cpu'\n")
+    [problem] = sync.check()
+    assert problem.startswith("'try_gpu' is defined twice: in d2l_local/devices.py and in notebooks/en/")
+
+
+def test_a_saved_solution_is_refused(copy_of_repo):
+    _add_code_cell(copy_of_repo / "notebooks" / "en" / "lenet_ex1_max_pooling.ipynb",
+                   "#@save\ndef answer():\n    return 42\n", tags=["solution"])
+    [problem] = sync.check()
+    assert "is tagged 'solution' and marked #@save" in problem and "lenet_ex1_max_pooling.ipynb" in problem
+    with pytest.raises(sync.SyncError, match="must never ship in d2l_local"):
+        sync.sync()
+    assert not any("answer" in p.read_text(encoding="utf-8") for p in (copy_of_repo / "d2l_local").rglob("*.py"))
+
+
+def test_volatile_metadata_is_found_and_stripped_outputs_kept(copy_of_repo):
+    zh = copy_of_repo / "notebooks" / "zh" / "lenet.ipynb"
+    before = json.loads(zh.read_text(encoding="utf-8"))
+
+    def stamp(cells):
+        cells[1]["metadata"]["execution"] = {"iopub.execute_input": "2026-11-28T07:01:51.864051Z"}
+    _edit_notebook(zh, stamp)
+    assert sync.check() == ["notebooks/zh/lenet.ipynb holds volatile metadata (execution timestamps, widget state)"]
+    sync.sync()
+    assert sync.check() == []
+    after = json.loads(zh.read_text(encoding="utf-8"))
+    assert after["cells"] == before["cells"]  # outputs, counts and ids are kept, the stamp is gone

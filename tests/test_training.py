@@ -152,3 +152,47 @@ def test_interrupt_stops_at_a_step_boundary_and_propagates(small, capsys):
     out = capsys.readouterr().out
     assert "Training interrupted: 0 of 3 epochs and 3 steps completed" in out
     assert "d2l.last_history()" in out
+
+
+def test_nan_stops_at_the_step_that_made_it_on_the_cpu(small, capsys):
+    """32 batches, a plot every 6: the nan from batch 3 stops training at once, not at the next plot."""
+    train_iter, test_iter = small
+    fine = d2l.TensorBatches(train_iter.images, train_iter.labels, 64)
+    data = NanInEpoch(fine, epoch=0, batch=2)
+    data.epochs_started = -2  # train_ch6's dry run takes one batch first
+    with pytest.raises(d2l.NonFiniteLossError, match=r"became nan in epoch 1, batch 3 of 32"):
+        d2l.train_ch6(lenet(), data, test_iter, num_epochs=1, lr=0.9, device="cpu")
+    assert d2l.last_history().steps == 2
+
+
+def _run_on(device: str) -> d2l.TrainingRun:
+    return d2l.TrainingRun(num_epochs=1, num_batches=4, device=device)
+
+
+def test_on_a_gpu_nan_waits_for_the_next_read():
+    """No host sync per step on a GPU: add_batch never reads the loss; read() finds the nan and names its batch."""
+    y_hat, y = torch.zeros(2, 10), torch.tensor([0, 1])
+    with _run_on("cuda") as run:
+        run.add_batch(torch.tensor(1.0), y_hat, y)
+        run.add_batch(torch.tensor(float("nan")), y_hat, y)  # no error yet
+        assert run.history.steps == 2
+        with pytest.raises(d2l.NonFiniteLossError, match="became nan in epoch 1, batch 2 of 4"):
+            run.read()
+
+
+def test_read_gives_example_weighted_means_and_records_the_point():
+    with _run_on("cpu") as run:
+        run.add_batch(torch.tensor(2.0), torch.eye(10)[[0, 1, 2]], torch.tensor([0, 1, 5]))  # 3 examples, 2 right
+        run.add_batch(torch.tensor(0.5), torch.eye(10)[[4]], torch.tensor([4]))  # 1 example, right
+        loss, acc = run.read()
+    assert loss == pytest.approx((2.0 * 3 + 0.5 * 1) / 4) and acc == pytest.approx(3 / 4)
+    assert run.history.epoch == [0.5] and run.history.train_loss == [loss] and run.history.train_acc == [acc]
+    assert run.history.status == "finished" and run.history.examples == 4
+
+
+def test_last_history_changes_only_when_training_starts():
+    with _run_on("cpu") as started:
+        pass
+    d2l.TrainHistory(3, "cpu")
+    _run_on("cpu")  # created, never entered: no training ran
+    assert d2l.last_history() is started.history
