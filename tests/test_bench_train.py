@@ -1,35 +1,29 @@
-"""Smoke test of benchmarks/bench_train.py on a few batches: structure and values, never speed."""
+"""Smoke tests of the benchmarks/ scripts on a few batches: structure and values, never speed."""
 import contextlib
-import importlib.util
 import io
 import re
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 import d2l_local as d2l
+from conftest import REPO
 
+sys.path.insert(0, str(REPO / "benchmarks"))  # the benchmark scripts import each other as sibling modules
+import accuracy_seeds  # noqa: E402
+from bench_train import format_report  # noqa: E402
+from measure import accuracy_spread, count_training_flops, measure_sgemm_gflops  # noqa: E402
+from ours import run_ours  # noqa: E402
+from reference import decompressed_copy, reference_train, run_reference  # noqa: E402
+from runs import LR, RunConfig, lenet  # noqa: E402
 
-BENCH_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
-
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_train", BENCH_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
 pytestmark = [pytest.mark.filterwarnings("ignore:This DataLoader will create"),
               pytest.mark.filterwarnings("ignore:Attempting to set identical low and high xlims")]
 
 
 def test_flop_count_matches_layer_shapes():
-    flops = bench.count_training_flops(bench.lenet())
+    flops = count_training_flops(lenet())
     # multiply-adds: conv1 6*28*28*25, conv2 16*10*10*150, fc 400*120 + 120*84 + 84*10
     forward_macs = 117_600 + 240_000 + 48_000 + 10_080 + 840
     assert flops.forward == 2 * forward_macs
@@ -37,15 +31,16 @@ def test_flop_count_matches_layer_shapes():
 
 
 def test_sgemm_rate_is_positive():
-    assert bench.measure_sgemm_gflops(torch.device("cpu"), size=64, trials=2) > 0
+    assert measure_sgemm_gflops(torch.device("cpu"), size=64, trials=2) > 0
 
 
+@pytest.mark.slow
 def test_both_paths_on_a_few_batches(data_root):
-    cfg = bench.RunConfig(epochs=1, device=torch.device("cpu"), data_root=str(data_root), examples=512,
-                          num_workers=2)
-    with bench.decompressed_copy(cfg.data_root) as root:
-        ref = bench.run_reference(cfg, root)
-    ours = bench.run_ours(cfg)
+    cfg = RunConfig(epochs=1, device=torch.device("cpu"), data_root=str(data_root), examples=512,
+                    num_workers=2)
+    with decompressed_copy(cfg.data_root) as root:
+        ref = run_reference(cfg, root)
+    ours = run_ours(cfg)
     for run, path in ((ref, "reference"), (ours, "ours")):
         assert run.path == path
         assert run.train_examples == 512
@@ -55,8 +50,7 @@ def test_both_paths_on_a_few_batches(data_root):
     assert set(ref.phases) == {"load data", "wait for batches", "batch compute", "evaluate", "plot"}
     assert set(ours.phases) == {"load data", "train_ch6"}
 
-    report = bench.format_report([ref], [ours], [100.0], bench.count_training_flops(bench.lenet()),
-                                 torch.device("cpu"))
+    report = format_report([ref], [ours], [100.0], count_training_flops(lenet()), torch.device("cpu"))
     assert report.splitlines()[1].startswith("reference")
     assert report.splitlines()[2].startswith("ours")
     assert "speed-up" in report and "roofline" in report
@@ -71,33 +65,26 @@ def test_ours_computes_what_the_reference_computes(fashion):
     train_iter, test_iter = (d2l.TensorBatches(batches.images[:1024], batches.labels[:1024], 256)
                              for batches in fashion)  # unshuffled: no random stream involved
     d2l.set_seed(0)
-    reference_net = bench.lenet()
-    reference_acc, _, _ = bench.reference_train(reference_net, train_iter, test_iter, 2, bench.LR, torch.device("cpu"))
+    reference_net = lenet()
+    reference_acc, _, _ = reference_train(reference_net, train_iter, test_iter, 2, LR, torch.device("cpu"))
     d2l.set_seed(0)
-    our_net = bench.lenet()
+    our_net = lenet()
     with contextlib.redirect_stdout(io.StringIO()):
-        history = d2l.train_ch6(our_net, train_iter, test_iter, 2, bench.LR, torch.device("cpu"))
+        history = d2l.train_ch6(our_net, train_iter, test_iter, 2, LR, torch.device("cpu"))
     assert history.test_acc[-1] == reference_acc
     for ours, ref in zip(our_net.parameters(), reference_net.parameters()):
         torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)  # layouts differ, so rounding may too
 
 
 def test_accuracy_spread_reports_the_gap_of_means_and_its_standard_error():
-    line = bench.accuracy_spread([0.78, 0.80], [0.80, 0.82])
+    line = accuracy_spread([0.78, 0.80], [0.80, 0.82])
     # both sds are 0.01414; the standard error of the gap is sqrt(2 * 0.0002 / 2) = 0.01414
     assert "reference mean 0.7900 (sd 0.0141)" in line and "ours mean 0.8100 (sd 0.0141)" in line
     assert "gap of means +0.0200, standard error 0.0141" in line
 
 
-@pytest.fixture
-def accuracy_seeds(monkeypatch):
-    """benchmarks/accuracy_seeds.py, which imports bench_train as a sibling module."""
-    monkeypatch.syspath_prepend(str(BENCH_PATH.parent))
-    import accuracy_seeds
-    return accuracy_seeds
-
-
-def test_accuracy_seeds_trains_both_paths_per_seed(accuracy_seeds, data_root, capsys):
+@pytest.mark.slow
+def test_accuracy_seeds_trains_both_paths_per_seed(data_root, capsys):
     accuracy_seeds.main(["--seeds", "2", "--epochs", "1", "--examples", "512", "--jobs", "2",
                          "--device", "cpu", "--data-root", str(data_root)])
     out = capsys.readouterr().out
@@ -108,6 +95,6 @@ def test_accuracy_seeds_trains_both_paths_per_seed(accuracy_seeds, data_root, ca
     assert "gap of the medians (ours - reference)" in out and "standard error" in out
 
 
-def test_accuracy_seeds_rejects_a_single_seed(accuracy_seeds):
+def test_accuracy_seeds_rejects_a_single_seed():
     with pytest.raises(SystemExit):
         accuracy_seeds.parse_args(["--seeds", "1"])
