@@ -12,6 +12,8 @@ from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
 from .metrics import Accumulator, Timer, accuracy
 from .plotting import Animator, hidden_animators, new_figure, show_images
 from .training import NonFiniteLossError, TrainHistory, TrainingRun, check_classifier, last_history
+from .feature_maps import class_counts, feature_maps, pick_examples, plot_feature_maps
+from .widgets import feature_map_explorer
 
 
 from .saved import *  # noqa: E402,F401,F403  (the book code; d2l_local/saved/__init__.py lists it)
