@@ -45,7 +45,8 @@ TRAIN_LINE = re.compile(r"loss (\d+\.\d+), train acc (\d+\.\d+), test acc (\d+\.
 TRAIN_CALL = re.compile(r"^(?!def\s|#)(?=\S).*\btrain_ch6\(", re.M)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 FIGURE_REPR = re.compile(r"<Figure size \d+x\d+ with \d+ Axes>")
-USES_WIDGETS = re.compile(r"^\s*(import ipywidgets|from ipywidgets\b)", re.M)
+# A cell that builds an ipywidgets panel: imports ipywidgets, or calls one of d2l_local's explorers.
+USES_WIDGETS = re.compile(r"^\s*(import ipywidgets|from ipywidgets\b)|\bd2l\.\w+_explorer\(", re.M)
 
 
 def _source(cell: dict) -> str:
