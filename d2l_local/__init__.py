@@ -12,6 +12,11 @@ from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
 from .metrics import Accumulator, Timer, accuracy
 from .plotting import Animator, hidden_animators, new_figure, show_images
 from .training import NonFiniteLossError, TrainHistory, TrainingRun, check_classifier, last_history
+from .variants import ACTIVATIONS, POOLING, lenet_variant, num_params
+from .recipes import RandomFlips, Recipe, make_optimizer, random_flip, train_with_recipe
+from .experiments import describe, explore_run, plot_histories, results_table, runs_table, sweep
+from .handoff import load_network, save_network
+from .widgets import lenet_explorer
 from .feature_maps import class_counts, feature_maps, pick_examples, plot_feature_maps
 from .widgets import feature_map_explorer
 

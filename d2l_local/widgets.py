@@ -8,11 +8,91 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from matplotlib.figure import Figure
 
+from .experiments import explore_run, plot_histories, runs_table
 from .feature_maps import Batches, _class_names, _class_number, class_counts, pick_examples, plot_feature_maps
+from .recipes import INIT_SCHEMES, _Batches
+from .variants import ACTIVATIONS, POOLING
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+
+def lenet_explorer(train_iter: _Batches, test_iter: _Batches, runs: list[dict] | None = None,
+                   device: torch.device | str | None = None) -> ipywidgets.VBox:
+    """A panel to choose a LeNet variant and its training recipe, train it with a live plot, and compare runs.
+
+    The left column sets the network (``lenet_variant``'s arguments), the right one the
+    ``Recipe``. Train calls ``explore_run``; every run is appended to ``runs`` (a list), so
+    the comparison survives between clicks and ``runs_table(runs)`` shows it afterwards.
+    Returns an ``ipywidgets.VBox``: the controls, the live output, the comparison.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    runs = [] if runs is None else runs
+    style = {'description_width': '110px'}
+    box = widgets.Layout(width='300px')
+    arch = {
+        'activation': widgets.Dropdown(options=list(ACTIVATIONS), value='relu', description='activation'),
+        'pooling': widgets.Dropdown(options=list(POOLING), value='max', description='pooling'),
+        'kernel_size': widgets.Dropdown(options=[3, 5, 7], value=5, description='kernel size'),
+        'conv1': widgets.Dropdown(options=[4, 6, 8, 16, 32], value=6, description='conv 1 channels'),
+        'conv2': widgets.Dropdown(options=[8, 16, 32, 64], value=16, description='conv 2 channels'),
+        'conv3': widgets.Dropdown(options=[0, 16, 32, 64], value=0, description='conv 3 channels'),
+        'dense': widgets.Dropdown(options=['none', '32', '96', '120-84', '256-128'], value='120-84',
+                                  description='hidden dense'),
+        'batch_norm': widgets.Checkbox(value=False, description='batch norm'),
+    }
+    recipe = {  # one control per Recipe field
+        'lr': widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.25, description='learning rate'),
+        'num_epochs': widgets.IntSlider(value=2, min=1, max=10, description='epochs'),
+        'optimizer': widgets.Dropdown(options=['sgd', 'adamw'], value='sgd', description='optimizer'),
+        'momentum': widgets.Dropdown(options=[0.0, 0.9], value=0.0, description='momentum (sgd)'),
+        'weight_decay': widgets.Dropdown(options=[0.0, 1e-4, 5e-4, 1e-3], value=0.0, description='weight decay'),
+        'schedule': widgets.Dropdown(options=['constant', 'onecycle'], value='constant', description='lr schedule'),
+        'init': widgets.Dropdown(options=list(INIT_SCHEMES), value='xavier', description='init'),
+        'augment': widgets.Checkbox(value=False, description='random flips'),
+    }
+    for widget in (*arch.values(), *recipe.values()):
+        widget.style, widget.layout = style, box
+    button = widgets.Button(description='Train', button_style='primary', icon='play')
+    live, compare = widgets.Output(), widgets.Output()
+
+    def settings() -> dict[str, Any]:
+        channels = [arch['conv1'].value, arch['conv2'].value] + ([arch['conv3'].value] if arch['conv3'].value else [])
+        dense = [] if arch['dense'].value == 'none' else [int(d) for d in arch['dense'].value.split('-')]
+        s = {k: arch[k].value for k in ('activation', 'pooling', 'kernel_size', 'batch_norm')}
+        s.update({k: w.value for k, w in recipe.items()})
+        s['lr'] = float(f"{s['lr']:.3g}")  # the slider's 0.1778... shows and labels as 0.178
+        return {**s, 'channels': channels, 'dense': dense, 'same_padding': len(channels) > 2}
+
+    def train(_=None) -> None:
+        button.disabled = True
+        live.clear_output()
+        try:
+            with live:
+                explore_run(settings(), train_iter, test_iter, runs, device=device)
+        finally:
+            button.disabled = False
+        show_comparison()
+
+    def show_comparison() -> None:
+        compare.clear_output(wait=True)
+        with compare:
+            finished = [r for r in runs if r['history'].test_acc]
+            if finished:
+                print(runs_table(finished))
+                display(plot_histories([r['history'] for r in finished], [r['label'] for r in finished]))
+
+    button.on_click(train)
+    show_comparison()
+    controls = widgets.HBox([widgets.VBox(list(arch.values())), widgets.VBox([*recipe.values(), button])])
+    return widgets.VBox([controls, live, compare])
 
 
 def _figure_output(fig: Figure) -> dict:

@@ -1,0 +1,228 @@
+"""Comparing runs: plots and tables of histories, labels, explore_run, runs_table and sweep."""
+import re
+
+import pytest
+from matplotlib.figure import Figure
+
+import d2l_local as d2l
+from d2l_local import experiments
+
+
+@pytest.fixture(scope="module")
+def small(fashion):
+    """512 training and 256 test examples of the real data, in batches of 128."""
+    train, test = fashion
+    return (d2l.TensorBatches(train.images[:512], train.labels[:512], 128, shuffle=True),
+            d2l.TensorBatches(test.images[:256], test.labels[:256], 128))
+
+
+def history(num_epochs=3, acc=0.8, seconds=12.34):
+    """A finished run's history with 2 train points per epoch."""
+    h = d2l.TrainHistory(num_epochs, "cpu", status="finished", seconds=seconds)
+    for e in range(num_epochs):
+        for half in (0.5, 1.0):
+            h.epoch.append(e + half)
+            h.train_loss.append(1.0 / (e + 1 + half))
+            h.train_acc.append(acc - 0.1 / (e + 1 + half))
+        h.test_acc.append(acc - 0.05 / (e + 1))
+    return h
+
+
+# --- plot_histories and results_table -----------------------------------------------------------------
+
+def test_plot_histories_draws_every_run_with_its_numbers():
+    runs = [history(), history(num_epochs=2, acc=0.85)]
+    fig = d2l.plot_histories(runs, ["a", "b"], title="pooling")
+    assert isinstance(fig, Figure) and len(fig.axes) == 2 and fig.get_suptitle() == "pooling"
+    loss_ax, acc_ax = fig.axes
+    assert (loss_ax.get_xlabel(), loss_ax.get_ylabel(), acc_ax.get_ylabel()) == ("epoch", "training loss", "accuracy")
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["a", "b"]
+    assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == ["a, train", "a, test", "b, train", "b, test"]
+    for i, h in enumerate(runs):
+        loss, train, test = loss_ax.lines[i], acc_ax.lines[2 * i], acc_ax.lines[2 * i + 1]
+        assert list(loss.get_xdata()) == h.epoch and list(loss.get_ydata()) == h.train_loss
+        assert list(train.get_xdata()) == h.epoch and list(train.get_ydata()) == h.train_acc
+        assert list(test.get_xdata()) == list(range(1, len(h.test_acc) + 1)) and list(test.get_ydata()) == h.test_acc
+        assert loss.get_color() == train.get_color() == test.get_color() == f"C{i}"
+
+
+def test_results_table_lists_the_final_numbers():
+    h1, h2 = history(acc=0.8, seconds=12.34), history(num_epochs=2, acc=0.9, seconds=3.0)
+    table = d2l.results_table([h1, h2], ["average pooling", "max"])
+    assert table.splitlines() == [
+        "run              train loss  train acc  test acc  time (s)",
+        f"average pooling  {1 / 4:10.3f}  {0.8 - 0.1 / 4:9.3f}  {0.8 - 0.05 / 3:8.3f}      12.3",
+        f"max              {1 / 3:10.3f}  {0.9 - 0.1 / 3:9.3f}  {0.9 - 0.05 / 2:8.3f}       3.0",
+    ]
+
+
+@pytest.mark.parametrize("args, error, match", [
+    (([], []), ValueError, "need at least one training history"),
+    (([history()], ["a", "b"]), ValueError, "got 1 histories but 2 labels; give one label per run"),
+    (([{"test_acc": [0.5]}], ["a"]), TypeError,
+     r"run 'a': expected a d2l.TrainHistory \(what train_ch6 returns\), got dict"),
+    (([d2l.TrainHistory(2, "cpu")], ["empty"]), ValueError, "run 'empty' has no completed epoch to show"),
+])
+def test_comparison_helpers_reject_bad_input(args, error, match):
+    for helper in (d2l.plot_histories, d2l.results_table):
+        with pytest.raises(error, match=match):
+            helper(*args)
+
+
+# --- describe -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("settings, label", [
+    ({}, "sigmoid avg 6-16 k5 d120-84 lr0.9 2ep"),
+    ({"activation": "relu", "pooling": "max", "batch_norm": True, "lr": 0.1},
+     "relu max 6-16 k5 d120-84 bn lr0.1 2ep"),
+    ({"channels": [8, 16, 32], "kernel_size": 3, "dense": [], "same_padding": True, "num_epochs": 5},
+     "sigmoid avg 8-16-32 k3 d- same lr0.9 5ep"),
+    ({"momentum": 0.9, "weight_decay": 5e-4, "schedule": "onecycle", "init": "kaiming", "augment": True,
+      "lr": 0.2, "num_epochs": 10}, "sigmoid avg 6-16 k5 d120-84 mom0.9 wd0.0005 1cycle kaiming flip lr0.2 10ep"),
+    ({"optimizer": "adamw", "momentum": 0.9, "lr": 1e-3, "dense": (96,)}, "sigmoid avg 6-16 k5 d96 adamw lr0.001 2ep"),
+])
+def test_describe_names_what_differs(settings, label):
+    assert d2l.describe(settings) == label
+
+
+# --- explore_run --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def recipes_seen(monkeypatch):
+    """Replace the training by a recorder that returns a one-epoch history."""
+    seen = []
+
+    def fake_train(net, train_iter, test_iter, recipe, device=None):
+        seen.append((net, recipe, device))
+        print("trained")
+        return history(num_epochs=recipe.num_epochs, acc=0.5 + 0.1 * len(seen))
+
+    monkeypatch.setattr(experiments, "train_with_recipe", fake_train)
+    return seen
+
+
+def test_explore_run_builds_the_network_and_recipe_of_its_settings(recipes_seen):
+    runs = []
+    settings = {"channels": (16, 32), "activation": "relu", "pooling": "max", "dense": (96,), "batch_norm": True,
+                "lr": 0.2, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "onecycle", "init": "kaiming",
+                "augment": True}
+    run = d2l.explore_run(settings, [], [], runs, device="cpu")
+    (net, recipe, device), = recipes_seen
+    assert recipe == d2l.Recipe(lr=0.2, num_epochs=2, momentum=0.9, weight_decay=5e-4, schedule="onecycle",
+                                init="kaiming", augment=True)
+    assert repr(net) == repr(d2l.lenet_variant(channels=(16, 32), activation="relu", pooling="max", dense=(96,),
+                                               batch_norm=True)) and device == "cpu"
+    assert runs == [run] and set(run) == {"label", "settings", "params", "history"}
+    assert run["settings"] == settings and run["settings"] is not settings
+    assert run["params"] == d2l.num_params(net) == 91_162
+    assert run["label"] == "relu max 16-32 k5 d96 bn mom0.9 wd0.0005 1cycle kaiming flip lr0.2 2ep"
+
+
+def test_explore_run_quiet_prints_nothing(recipes_seen, capsys):
+    run = d2l.explore_run({"label": "mine", "num_epochs": 1}, [], [], quiet=True)
+    assert capsys.readouterr().out == "" and run["label"] == "mine" and recipes_seen[0][1].num_epochs == 1
+    d2l.explore_run({}, [], [])
+    assert capsys.readouterr().out == "trained\n"
+
+
+@pytest.mark.parametrize("settings, error, match", [
+    ({"colour": "red", "lr": 0.1, "Pooling": "max"}, ValueError,
+     r"unknown setting\(s\) Pooling, colour; use channels, kernel_size, activation, pooling, dense, batch_norm, "
+     r"same_padding, lr, num_epochs, optimizer, momentum, weight_decay, schedule, init, augment or label"),
+    ({"lr": -1}, ValueError, "lr must be a positive number, got -1"),
+    ({"kernel_size": 4}, ValueError, "kernel_size must be an odd positive int"),
+])
+def test_explore_run_rejects_bad_settings_before_training(recipes_seen, settings, error, match):
+    runs = []
+    with pytest.raises(error, match=match):
+        d2l.explore_run(settings, [], [], runs)
+    assert recipes_seen == [] and runs == []
+
+
+def test_quiet_run_shows_what_stopped_it(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        print("Training interrupted: 0 of 2 epochs")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "train_with_recipe", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        d2l.explore_run({}, [], [], quiet=True)
+    assert capsys.readouterr().out == "Training interrupted: 0 of 2 epochs\n"
+
+
+@pytest.mark.slow
+def test_explore_run_trains_on_real_data(small, capsys):
+    runs = []
+    d2l.set_seed(0)
+    run = d2l.explore_run({"activation": "relu", "lr": 0.1, "num_epochs": 1}, *small, runs, device="cpu")
+    h = run["history"]
+    assert runs == [run] and run["params"] == 61_706 and run["label"] == "relu avg 6-16 k5 d120-84 lr0.1 1ep"
+    assert h.status == "finished" and h.steps == len(small[0]) and len(h.test_acc) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == f"loss {h.train_loss[-1]:.3f}, train acc {h.train_acc[-1]:.3f}, test acc {h.test_acc[-1]:.3f}"
+    d2l.explore_run({"activation": "relu", "lr": 0.1, "num_epochs": 1}, *small, runs, device="cpu", quiet=True)
+    assert capsys.readouterr().out == "" and len(runs) == 2
+
+
+# --- runs_table ---------------------------------------------------------------------------------------
+
+def test_runs_table_lists_each_run():
+    done, cut = history(num_epochs=2, acc=0.9, seconds=61.0), d2l.TrainHistory(2, "cpu", seconds=0.5)
+    runs = [{"label": "relu max", "params": 61_706, "history": done},
+            {"label": "interrupted early", "params": 91_162, "history": cut}]
+    assert d2l.runs_table(runs).splitlines() == [
+        "run                params  train loss  test acc  time (s)",
+        f"relu max            61706  {1 / 3:10.3f}  {0.9 - 0.05 / 2:8.3f}      61.0",
+        "interrupted early   91162           -         -       0.5",
+    ]
+    assert d2l.runs_table([]) == "no runs yet"
+
+
+# --- sweep --------------------------------------------------------------------------------------------
+
+class RecordingAnimator(d2l.Animator):
+    made = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kwargs, self.points = kwargs, []
+        RecordingAnimator.made.append(self)
+
+    def add(self, x, y):
+        self.points.append((x, list(y)))
+        super().add(x, y)
+
+
+def test_sweep_trains_every_config_quietly_and_plots_test_accuracy(recipes_seen, monkeypatch, capsys):
+    RecordingAnimator.made = []
+    monkeypatch.setattr(experiments, "Animator", RecordingAnimator)
+    configs = [{"label": "x", "lr": 0.5}, {"activation": "tanh", "lr": 0.1, "num_epochs": 3}]
+    runs = d2l.sweep(configs, [], [], num_epochs=2, device="cpu")
+    assert [r["label"] for r in runs] == ["x", "tanh avg 6-16 k5 d120-84 lr0.1 3ep"]
+    assert [recipe for _, recipe, _ in recipes_seen] == [d2l.Recipe(lr=0.5, num_epochs=2),
+                                                         d2l.Recipe(lr=0.1, num_epochs=3)]
+    assert "trained" not in capsys.readouterr().out  # each run is quiet
+    (animator,) = RecordingAnimator.made
+    assert (animator.xlabel, animator.ylabel, animator.legend) == ("epoch", "test accuracy",
+                                                                  [r["label"] for r in runs])
+    expected = [(e, [acc, None]) for e, acc in enumerate(runs[0]["history"].test_acc, 1)]
+    expected += [(e, [None, acc]) for e, acc in enumerate(runs[1]["history"].test_acc, 1)]
+    assert animator.points == expected and len(expected) == 5
+    assert animator.Y == [runs[0]["history"].test_acc, runs[1]["history"].test_acc]
+
+
+def test_sweep_checks_every_config_before_training(recipes_seen):
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) colour"):
+        d2l.sweep([{"lr": 0.1}, {"colour": "red"}], [], [])
+    assert recipes_seen == []
+
+
+@pytest.mark.slow
+def test_sweep_on_real_data(small):
+    d2l.set_seed(0)
+    runs = d2l.sweep([{"label": "x", "lr": 0.5}, {"activation": "tanh", "lr": 0.1}], *small, num_epochs=1,
+                     device="cpu")
+    assert [r["label"] for r in runs] == ["x", "tanh avg 6-16 k5 d120-84 lr0.1 1ep"]
+    assert all(r["history"].status == "finished" and len(r["history"].test_acc) == 1 for r in runs)
+    table = d2l.runs_table(runs).splitlines()
+    assert len(table) == 3 and re.match(r"x +61706 ", table[1])
