@@ -17,7 +17,7 @@ from .recipes import RandomFlips, Recipe, make_optimizer, random_flip, train_wit
 from .experiments import describe, explore_run, plot_histories, results_table, runs_table, sweep
 from .handoff import load_network, save_network
 from .widgets import lenet_explorer
-from .feature_maps import class_counts, feature_maps, pick_examples, plot_feature_maps
+from .feature_map_tools import class_counts, feature_maps, pick_examples, plot_feature_maps
 from .widgets import feature_map_explorer
 
 

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .plotting import Animator, hidden_animators, new_figure
-from .recipes import Recipe, _Batches, train_with_recipe
+from .loaders import Batches
+from .recipes import Recipe, train_with_recipe
 from .training import TrainHistory
 from .variants import lenet_variant, num_params
 
@@ -120,7 +121,7 @@ def _build(settings: Mapping[str, Any]) -> tuple[nn.Sequential, Recipe]:
     return net, recipe
 
 
-def _train(net: nn.Module, recipe: Recipe, settings: dict[str, Any], train_iter: _Batches, test_iter: _Batches,
+def _train(net: nn.Module, recipe: Recipe, settings: dict[str, Any], train_iter: Batches, test_iter: Batches,
            runs: list[dict] | None, device, quiet: bool) -> dict[str, Any]:
     if quiet:
         printed = io.StringIO()
@@ -139,7 +140,7 @@ def _train(net: nn.Module, recipe: Recipe, settings: dict[str, Any], train_iter:
     return run
 
 
-def explore_run(settings: Mapping[str, Any], train_iter: _Batches, test_iter: _Batches, runs: list[dict] | None = None,
+def explore_run(settings: Mapping[str, Any], train_iter: Batches, test_iter: Batches, runs: list[dict] | None = None,
                 device: torch.device | str | None = None, quiet: bool = False) -> dict[str, Any]:
     """Build and train one LeNet variant described by the dict ``settings``; append the run to ``runs``.
 
@@ -166,7 +167,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
     return '\n'.join(lines)
 
 
-def sweep(configs: Iterable[Mapping[str, Any]], train_iter: _Batches, test_iter: _Batches, num_epochs: int = 2,
+def sweep(configs: Iterable[Mapping[str, Any]], train_iter: Batches, test_iter: Batches, num_epochs: int = 2,
           device: torch.device | str | None = None) -> list[dict[str, Any]]:
     """Train one run per settings dict in ``configs``, showing their test accuracy live; return the runs.
 

@@ -103,7 +103,7 @@ def _first_line(err: BaseException, limit: int = 120) -> str:
 
 def _read(path: Path) -> tuple[nn.Module, Recipe]:
     """The network and recipe saved in ``path``; raises ``_Unusable`` saying why not."""
-    save_again = (f'Run exercise 2 to its end: its last cell saves the network with '
+    save_again = (f'Run exercise 2 to its end: it saves the network with '
                   f'd2l.save_network(net, {path.stem!r}, recipe)')
     if not path.is_file():
         raise _Unusable(f'There is no saved network {path.stem!r} in {path.parent}', save_again, missing=True)
@@ -151,7 +151,7 @@ def load_network(name: str, fallback: Fallback | None = None,
             error = FileNotFoundError if err.missing else ValueError
             raise error(f'{err.reason}. {err.fix}.') from err.__cause__
         description, make = fallback
-        print(f'{err.reason}, so this notebook uses {description} instead.')
+        print(f'{err.reason}, so this notebook uses {description} instead. {err.fix}.')
         made = make()
         if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module)
                 and isinstance(made[1], Recipe)):

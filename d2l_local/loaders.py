@@ -6,7 +6,7 @@ tensor, so there is no per-image conversion and no worker process to wait for.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from numbers import Integral
 
 import torch
@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from .datasets import FASHION_MNIST, MNIST, DatasetSpec, load_split_tensors
 
 Size = int | tuple[int, int]
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]  # what train_ch6 reads: a loader of (X, y) batches
 
 
 class TensorBatches:

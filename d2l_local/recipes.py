@@ -8,16 +8,16 @@ initialisation is ``train_ch6``'s ``init`` argument.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .devices import check_device
+from .loaders import Batches
 from .training import TrainHistory
 
-_Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]  # a loader: what train_ch6 reads
 _OPTIMIZERS = ('sgd', 'adamw')
 _SCHEDULES = ('constant', 'onecycle')
 
@@ -94,7 +94,7 @@ def random_flip(X: torch.Tensor, generator: torch.Generator | None = None) -> to
 class RandomFlips:
     """The batches of ``data_iter`` with ``random_flip`` applied to the images; labels stay paired."""
 
-    def __init__(self, data_iter: _Batches) -> None:
+    def __init__(self, data_iter: Batches) -> None:
         self.data_iter = data_iter
 
     def __len__(self) -> int:
@@ -141,7 +141,7 @@ def _check_recipe(recipe: object) -> None:
         raise TypeError(f'expected a d2l.Recipe, e.g. d2l.Recipe(lr=0.1, num_epochs=2), got {type(recipe).__name__}')
 
 
-def train_with_recipe(net: nn.Module, train_iter: _Batches, test_iter: _Batches, recipe: Recipe,
+def train_with_recipe(net: nn.Module, train_iter: Batches, test_iter: Batches, recipe: Recipe,
                       device: torch.device | str | None = None) -> TrainHistory:
     """Train ``net`` with ``d2l.train_ch6`` as ``recipe`` says; return the run's ``d2l.TrainHistory``.
 

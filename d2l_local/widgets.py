@@ -14,15 +14,16 @@ import torch
 from matplotlib.figure import Figure
 
 from .experiments import explore_run, plot_histories, runs_table
-from .feature_maps import Batches, _class_names, _class_number, class_counts, pick_examples, plot_feature_maps
-from .recipes import INIT_SCHEMES, _Batches
+from .feature_map_tools import class_counts, class_names, class_number, pick_examples, plot_feature_maps
+from .loaders import Batches
+from .recipes import INIT_SCHEMES
 from .variants import ACTIVATIONS, POOLING
 
 if TYPE_CHECKING:
     import ipywidgets
 
 
-def lenet_explorer(train_iter: _Batches, test_iter: _Batches, runs: list[dict] | None = None,
+def lenet_explorer(train_iter: Batches, test_iter: Batches, runs: list[dict] | None = None,
                    device: torch.device | str | None = None) -> ipywidgets.VBox:
     """A panel to choose a LeNet variant and its training recipe, train it with a live plot, and compare runs.
 
@@ -117,9 +118,9 @@ def feature_map_explorer(net: torch.nn.Sequential, data_iter: Batches,
     if isinstance(data_iter, Iterator):
         raise TypeError('feature_map_explorer reads the data again on each change: pass a loader or a list '
                         f'of batches, not a one-shot iterator ({type(data_iter).__name__})')
-    names = _class_names(names)
+    names = class_names(names)
     classes = [classes] if isinstance(classes, (str, int)) else list(classes)
-    chosen = [names[_class_number(cls, names)] for cls in classes]
+    chosen = [names[class_number(cls, names)] for cls in classes]
     counts = dict(zip(names, class_counts(data_iter, len(names))))
     pickers = []
     for name in chosen:

@@ -117,13 +117,14 @@ def test_save_checks_its_arguments(tmp_path):
 def test_missing_file_with_a_fallback_says_so_and_uses_it(tmp_path, capsys):
     net, recipe = d2l.load_network("improved_lenet", fallback=FALLBACK, folder=tmp_path)
     assert capsys.readouterr().out == (f"There is no saved network 'improved_lenet' in {tmp_path}, so this notebook "
-                                       f"uses the chapter's LeNet and recipe instead.\n")
+                                       f"uses the chapter's LeNet and recipe instead. Run exercise 2 to its end: it "
+                                       f"saves the network with d2l.save_network(net, 'improved_lenet', recipe).\n")
     assert repr(net) == repr(d2l.lenet()) and recipe == d2l.Recipe()
 
 
 def test_missing_file_without_a_fallback_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(
-            f"There is no saved network 'improved_lenet' in {tmp_path}. Run exercise 2 to its end: its last cell "
+            f"There is no saved network 'improved_lenet' in {tmp_path}. Run exercise 2 to its end: it "
             f"saves the network with d2l.save_network(net, 'improved_lenet', recipe).")):
         d2l.load_network("improved_lenet", folder=tmp_path)
 
@@ -140,7 +141,8 @@ def test_unreadable_file(tmp_path, capsys, content, reason):
     assert d2l.load_network("net", fallback=FALLBACK, folder=tmp_path)[1] == d2l.Recipe()
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and re.match(rf"The file .*net\.pt {reason}.*\), so this notebook uses the "
-                                             r"chapter's LeNet and recipe instead\.\n$", out)
+                                             r"chapter's LeNet and recipe instead\. Run exercise 2 to its end: it saves "
+                                             r"the network with d2l\.save_network\(net, 'net', recipe\)\.\n$", out)
 
 
 @pytest.mark.parametrize("payload, reason", [
@@ -181,7 +183,9 @@ def test_a_class_defined_in_the_saving_notebook(tmp_path, monkeypatch, capsys):
             f"built by d2l.lenet_variant, which every notebook can load.")):
         d2l.load_network("custom", folder=tmp_path)
     net, recipe = d2l.load_network("custom", fallback=FALLBACK, folder=tmp_path)
-    assert capsys.readouterr().out == f"{message}, so this notebook uses the chapter's LeNet and recipe instead.\n"
+    assert capsys.readouterr().out == (f"{message}, so this notebook uses the chapter's LeNet and recipe instead. "
+                                       f"Define NotebookNet in this notebook (copy its cell) before loading, or save "
+                                       f"a network built by d2l.lenet_variant, which every notebook can load.\n")
     assert repr(net) == repr(d2l.lenet()) and recipe == d2l.Recipe()
 
 

@@ -6,7 +6,7 @@ loaders (read straight from their tensors), a torch ``DataLoader`` or a plain li
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from numbers import Integral
 
 import torch
@@ -15,9 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .datasets import FASHION_MNIST_LABELS
+from .loaders import Batches
 from .plotting import new_figure
-
-Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
 def _is_elementwise(layer: nn.Module) -> bool:
@@ -108,12 +107,12 @@ def class_counts(data_iter: Batches, num_classes: int = 10) -> list[int]:
     return counts.tolist()
 
 
-def _class_names(names: Sequence[str] | None) -> list[str]:
+def class_names(names: Sequence[str] | None) -> list[str]:
     """The class names to use: ``names``, else Fashion-MNIST's."""
     return list(names) if names is not None else list(FASHION_MNIST_LABELS)
 
 
-def _class_number(cls: str | int, names: Sequence[str]) -> int:
+def class_number(cls: str | int, names: Sequence[str]) -> int:
     """The number of a class given by name or number, checked against ``names``."""
     if isinstance(cls, str):
         if cls not in names:
@@ -140,12 +139,12 @@ def pick_examples(data_iter: Batches, classes: str | int | Sequence[str | int],
     The course's loaders are read in their stored order (even a shuffled train loader);
     other iterables are read batch by batch, once, stopping when every example is found.
     """
-    names = _class_names(names)
+    names = class_names(names)
     classes = [classes] if isinstance(classes, (str, Integral)) else list(classes)
     indices = [0] * len(classes) if indices is None else list(indices)
     if len(indices) != len(classes):
         raise ValueError(f'got {len(classes)} classes but {len(indices)} indices; give one index per class')
-    wanted = [(_class_number(cls, names), index) for cls, index in zip(classes, indices)]
+    wanted = [(class_number(cls, names), index) for cls, index in zip(classes, indices)]
     for cls, index in wanted:
         if isinstance(index, bool) or not isinstance(index, Integral) or index < 0:
             raise _index_error(names[cls], index, class_counts(data_iter, len(names))[cls])
