@@ -11,7 +11,8 @@ from .devices import DeviceUnavailableError, check_device, set_seed, try_all_gpu
 from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
 from .metrics import Accumulator, Timer, accuracy
 from .plotting import Animator, hidden_animators, new_figure, show_images
-from .training import NonFiniteLossError, TrainHistory, TrainingRun, check_classifier, last_history
+from .training import (LossExplodedError, NonFiniteLossError, TrainHistory, TrainingDivergedError, TrainingRun,
+                       check_classifier, last_history)
 from .variants import ACTIVATIONS, POOLING, lenet_variant, num_params
 from .recipes import RandomFlips, Recipe, make_optimizer, random_flip, train_with_recipe
 from .experiments import describe, explore_run, plot_histories, results_table, runs_table, sweep

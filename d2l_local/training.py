@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import signal
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,8 +17,20 @@ import torch
 from torch import nn
 
 
-class NonFiniteLossError(FloatingPointError):
+class TrainingDivergedError(FloatingPointError):
+    """Training went off the rails (the loss exploded), so further steps would be wasted."""
+
+
+class NonFiniteLossError(TrainingDivergedError):
     """The training loss became nan or inf, so further steps would only spread it."""
+
+
+class LossExplodedError(TrainingDivergedError):
+    """The training loss stayed far above its starting value: finite, but diverging."""
+
+
+EXPLODED_FACTOR = 10  # a sustained loss this many times the starting (or chance) loss is divergence
+EXPLODED_WINDOW = 20  # judged on the median of this many recent batches (at least half of them)
 
 
 @dataclass
@@ -75,26 +88,34 @@ class TrainingRun:
     device, so a GPU never waits for the host between steps; ``read`` copies them to
     the host when the plot needs them. A nan or inf loss stops training: on the CPU at
     the step that produced it (checking costs nothing there), on a GPU at the next
-    ``read``. The first interrupt (the kernel's stop button, Ctrl-C) lets the current
+    ``read``, so the GPU never waits for the host between reads. So does a loss that
+    explodes while staying finite: at a ``read``, when the median loss of the last
+    ``EXPLODED_WINDOW`` batches is over ``EXPLODED_FACTOR`` times the larger of the first
+    batch's loss and the loss of guessing (ln of the number of classes). The first interrupt (the kernel's stop button, Ctrl-C) lets the current
     step finish and stops at ``add_batch``, so the weights are never half-updated; a
     second interrupt stops at once. Either way the plot is brought up to date and a
     one-line summary is printed before the error goes on.
     """
 
-    def __init__(self, num_epochs: int, num_batches: int, device: torch.device | str, animator=None) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, num_epochs: int, num_batches: int, animator=None) -> None:
+        self.optimizer, self.num_batches, self.animator = optimizer, num_batches, animator
+        device = optimizer.param_groups[0]["params"][0].device
         self.history = TrainHistory(num_epochs, str(device))
-        self.num_batches, self.animator = num_batches, animator
-        self.check_every_step = torch.device(device).type == "cpu"
+        self.check_every_step = device.type == "cpu"
         self.interrupt_requested = False
         self._old_handler = None
         self._started = 0.0
+        self._start_loss: float | None = None  # the first batch's mean loss, or chance if larger
+        self._chance_loss: float | None = None  # ln(number of classes): the loss of guessing
+        self._recent: list[float] = []  # mean losses of the latest batches that were read
         self._new_epoch()
 
     def _new_epoch(self) -> None:
         self.epoch_batches = 0
         self._losses: list[torch.Tensor] = []  # batch loss times batch size, one per batch
+        self._sizes: list[int] = []
         self._correct: list[torch.Tensor] = []
-        self._count = 0
+        self._unread = 0  # index of the first batch of this epoch not read yet
 
     @property
     def x(self) -> float:
@@ -122,9 +143,11 @@ class TrainingRun:
     def add_batch(self, loss: torch.Tensor, y_hat: torch.Tensor, y: torch.Tensor) -> None:
         """Count a completed step; raise ``KeyboardInterrupt`` here if one was requested."""
         self._losses.append(loss.detach() * y.numel())
+        self._sizes.append(y.numel())
         self._correct.append((y_hat.argmax(dim=1) == y).sum())
-        self._count += y.numel()
         self.epoch_batches += 1
+        if self._chance_loss is None:
+            self._chance_loss = math.log(y_hat.shape[1]) if y_hat.ndim == 2 and y_hat.shape[1] > 1 else 0.0
         if self.check_every_step and not math.isfinite(float(self._losses[-1])):
             self._raise_non_finite(len(self._losses) - 1, float(self._losses[-1]))
         self.history.steps += 1
@@ -138,24 +161,47 @@ class TrainingRun:
     def read(self) -> tuple[float, float]:
         """Return this epoch's (mean loss, accuracy) so far and record them in the history.
 
-        One copy from the device; raises ``NonFiniteLossError`` if any loss was nan or inf.
+        One copy from the device (the sums and the losses of the batches since the last
+        read). Raises ``NonFiniteLossError`` if a loss was nan or inf, ``LossExplodedError``
+        if the loss has exploded.
         """
         losses = torch.stack(self._losses)
-        total_loss, correct = torch.stack([losses.sum(), torch.stack(self._correct).sum().to(losses.dtype)]).tolist()
+        sums = torch.stack([losses.sum(), torch.stack(self._correct).sum().to(losses.dtype)])
+        total_loss, correct, *unread = torch.cat([sums, losses[self._unread:]]).tolist()
         if not math.isfinite(total_loss):
             bad = int((~torch.isfinite(losses)).nonzero()[0])
             self._raise_non_finite(bad, losses[bad].item())
-        loss, acc = total_loss / self._count, correct / self._count
+        self._check_not_exploded([v / n for v, n in zip(unread, self._sizes[self._unread:])])
+        self._unread = len(losses)
+        count = sum(self._sizes)
+        loss, acc = total_loss / count, correct / count
         self.history.epoch.append(self.x)
         self.history.train_loss.append(loss)
         self.history.train_acc.append(acc)
         return loss, acc
 
+    def _check_not_exploded(self, batch_losses: list[float]) -> None:
+        """Raise ``LossExplodedError`` when the recent losses stay far above the starting loss."""
+        if self._start_loss is None:
+            self._start_loss = max(batch_losses[0], self._chance_loss)
+        self._recent = (self._recent + batch_losses)[-EXPLODED_WINDOW:]
+        median = statistics.median(self._recent)
+        if len(self._recent) >= EXPLODED_WINDOW // 2 and median > EXPLODED_FACTOR * self._start_loss:
+            raise LossExplodedError(
+                f"The training loss exploded: its median over the last {len(self._recent)} batches is "
+                f"{median:.3g}, more than {EXPLODED_FACTOR} times its starting value {self._start_loss:.3g} "
+                f"(epoch {len(self.history.test_acc) + 1}, batch {self.epoch_batches} of {self.num_batches}), "
+                f"so training stopped. {self._lr_advice()}")
+
+    def _lr_advice(self) -> str:
+        lr = self.optimizer.param_groups[0]["lr"]
+        return (f"The usual cause is a learning rate too large for this model: lr is {lr:g} here. Create the "
+                f"net again and try a smaller one, e.g. lr={lr / 10:g} (the chapter uses 0.9 for LeNet).")
+
     def _raise_non_finite(self, batch: int, value: float) -> None:
         raise NonFiniteLossError(
             f"The training loss became {value} in epoch {len(self.history.test_acc) + 1}, batch {batch + 1} of "
-            f"{self.num_batches}, so training stopped. The usual cause is a learning rate that is too large "
-            f"for this model: try a smaller lr (the chapter uses 0.9 for LeNet). Inputs containing nan or inf "
+            f"{self.num_batches}, so training stopped. {self._lr_advice()} Inputs containing nan or inf "
             f"do the same.")
 
     def add_test_acc(self, test_acc: float) -> None:
@@ -170,8 +216,8 @@ class TrainingRun:
         if exc_type is None:
             self.history.status = "finished"
             return False
-        self.history.status = "diverged" if issubclass(exc_type, NonFiniteLossError) else "interrupted"
-        if issubclass(exc_type, (KeyboardInterrupt, NonFiniteLossError)):
+        self.history.status = "diverged" if issubclass(exc_type, TrainingDivergedError) else "interrupted"
+        if issubclass(exc_type, (KeyboardInterrupt, TrainingDivergedError)):
             if self.animator is not None:
                 self.animator.flush()
             print(self.history.summary())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import types
 
 import pytest
 import torch
@@ -165,8 +166,11 @@ def test_nan_stops_at_the_step_that_made_it_on_the_cpu(small, capsys):
     assert d2l.last_history().steps == 2
 
 
-def _run_on(device: str) -> d2l.TrainingRun:
-    return d2l.TrainingRun(num_epochs=1, num_batches=4, device=device)
+def _run_on(device: str, num_batches: int = 4, lr: float = 0.1) -> d2l.TrainingRun:
+    """A TrainingRun whose optimizer's parameters live on ``device`` (only their .device is read)."""
+    param = types.SimpleNamespace(device=torch.device(device))
+    optimizer = types.SimpleNamespace(param_groups=[{"params": [param], "lr": lr}])
+    return d2l.TrainingRun(optimizer, num_epochs=1, num_batches=num_batches)
 
 
 def test_on_a_gpu_nan_waits_for_the_next_read():
@@ -196,3 +200,51 @@ def test_last_history_changes_only_when_training_starts():
     d2l.TrainHistory(3, "cpu")
     _run_on("cpu")  # created, never entered: no training ran
     assert d2l.last_history() is started.history
+
+
+def _feed(run: d2l.TrainingRun, batch_losses: list[float]) -> None:
+    """Add one 2-example batch per loss (10 classes), then read."""
+    for value in batch_losses:
+        run.add_batch(torch.tensor(value), torch.zeros(2, 10), torch.tensor([0, 1]))
+    run.read()
+
+
+def test_a_sustained_explosion_stops_with_the_learning_rate_named():
+    with pytest.raises(d2l.LossExplodedError) as caught, _run_on("cpu", num_batches=40, lr=3.0) as run:
+        _feed(run, [2.4] + [30.0] * 8)  # starting loss 2.4; 30 is over 10 x 2.4, but 9 batches are too few
+        assert run.history.train_loss  # that read went through
+        _feed(run, [30.0])
+    message = str(caught.value)
+    assert message.startswith("The training loss exploded: its median over the last 10 batches is 30, more than "
+                              "10 times its starting value 2.4 (epoch 1, batch 10 of 40)")
+    assert "lr is 3 here" in message and "e.g. lr=0.3" in message
+    assert run.history.status == "diverged"
+
+
+def test_plateaus_and_spikes_are_not_divergence():
+    with _run_on("cpu", num_batches=100) as run:
+        _feed(run, [2.3] * 30)  # sigmoid LeNet's plateau at the loss of guessing
+        _feed(run, [2.3] * 9 + [1e6] * 9)  # 9 wild batches among the last 20: the median is still 2.3
+    assert run.history.status == "finished"
+
+
+def test_the_floor_is_the_loss_of_guessing():
+    """A first batch that is already good (0.1) does not make 1.5 look like an explosion: chance is 2.3."""
+    with _run_on("cpu", num_batches=100) as run:
+        _feed(run, [0.1] + [1.5] * 25)
+    assert run.history.status == "finished"
+    with pytest.raises(d2l.LossExplodedError, match=r"more than 10 times its starting value 2\.3"):
+        with _run_on("cpu", num_batches=100) as run:
+            _feed(run, [0.1] + [24.0] * 25)
+
+
+@pytest.mark.slow
+def test_the_exploding_mlp_stops_in_its_first_epoch(fashion, capsys):
+    """An MLP at lr 1e6 keeps a finite loss near 1e5 at chance accuracy: it must stop within epoch 1."""
+    d2l.set_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    with pytest.raises(d2l.TrainingDivergedError, match=r"exploded.*\(epoch 1, batch 47 of 235\).*lr is 1e\+06 here"):
+        d2l.train_ch6(net, *fashion, num_epochs=3, lr=1e6, device="cpu")
+    history = d2l.last_history()
+    assert history.status == "diverged" and history.test_acc == [] and history.steps <= 235
+    assert "Training diverged: 0 of 3 epochs" in capsys.readouterr().out

@@ -55,7 +55,7 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device, *,
     animator = d2l.Animator(xlabel='epoch', xlim=[1, num_epochs],
                             ylabel='loss / accuracy', legend=['train loss', 'train acc', 'test acc'])
     num_batches = len(train_iter)
-    with d2l.TrainingRun(num_epochs, num_batches, device, animator) as run:
+    with d2l.TrainingRun(optimizer, num_epochs, num_batches, animator) as run:
         for epoch in range(num_epochs):
             net.train()
             for i, (X, y) in enumerate(train_iter):
