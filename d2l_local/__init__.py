@@ -15,7 +15,9 @@ from .training import (LossExplodedError, NonFiniteLossError, TrainHistory, Trai
                        check_classifier, last_history)
 from .variants import ACTIVATIONS, POOLING, lenet_variant, num_params
 from .recipes import RandomFlips, Recipe, make_optimizer, random_flip, train_with_recipe
-from .experiments import describe, explore_run, plot_histories, results_table, runs_table, sweep
+from .experiments import (describe, explore_run, plot_histories, results_table, runs_table, seeds_table, sweep,
+                          train_seeds)
+from .errors import confusion_matrix, misclassified, most_confused, plot_confusion_matrix
 from .handoff import load_network, save_network
 from .widgets import lenet_explorer
 from .feature_map_tools import class_counts, feature_maps, pick_examples, plot_feature_maps

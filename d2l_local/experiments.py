@@ -7,7 +7,7 @@ each run is trained by ``train_with_recipe``, that is by the chapter's ``train_c
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import redirect_stdout
 from dataclasses import fields
 from typing import Any
@@ -16,8 +16,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .plotting import Animator, hidden_animators, new_figure
+from .devices import check_device, set_seed
 from .loaders import Batches
+from .plotting import Animator, hidden_animators, new_figure
 from .recipes import Recipe, train_with_recipe
 from .training import TrainHistory
 from .variants import lenet_variant, num_params
@@ -68,13 +69,54 @@ def plot_histories(histories: Iterable[TrainHistory], labels: Iterable[str], tit
 
 
 def results_table(histories: Iterable[TrainHistory], labels: Iterable[str]) -> str:
-    """A text table with the final train loss, train acc, test acc and training time of each run."""
+    """A text table with the final train loss, train acc and test acc of each run.
+
+    No times: runs made one after another on a shared machine are no speed comparison.
+    """
     histories, labels = _check_runs(histories, labels)
     width = max(len('run'), *(len(label) for label in labels))
-    lines = [f'{"run":<{width}}  train loss  train acc  test acc  time (s)']
+    lines = [f'{"run":<{width}}  train loss  train acc  test acc']
     for h, label in zip(histories, labels):
-        lines.append(f'{label:<{width}}  {h.train_loss[-1]:10.3f}  {h.train_acc[-1]:9.3f}  '
-                     f'{h.test_acc[-1]:8.3f}  {h.seconds:8.1f}')
+        lines.append(f'{label:<{width}}  {h.train_loss[-1]:10.3f}  {h.train_acc[-1]:9.3f}  {h.test_acc[-1]:8.3f}')
+    return '\n'.join(lines)
+
+
+def train_seeds(build: Callable[[], nn.Module], train_iter: Batches, test_iter: Batches, num_epochs: int,
+                lr: float, seeds: Iterable[int], device: torch.device | str | None = None) -> list[TrainHistory]:
+    """Train a fresh ``build()`` with ``train_ch6`` once per seed, quietly; return the histories in order.
+
+    Each run starts with ``d2l.set_seed(seed)``, so a seed gives the same weights and batch
+    order as a visible run started the same way.
+    """
+    from .saved.lenet import train_ch6  # generated code: imported when needed, after the package
+
+    histories = []
+    for seed in seeds:
+        set_seed(seed)
+        net = build()
+        printed = io.StringIO()
+        try:
+            with hidden_animators(), redirect_stdout(printed):
+                histories.append(train_ch6(net, train_iter, test_iter, num_epochs, lr, check_device(device)))
+        except BaseException:
+            print(printed.getvalue(), end='')  # what went wrong stays visible
+            raise
+    return histories
+
+
+def seeds_table(runs: Mapping[str, Sequence[TrainHistory]], seeds: Sequence[int]) -> str:
+    """A text table of final test accuracy per seed for each kind of run, with the mean and the range."""
+    seeds = list(seeds)
+    for label, histories in runs.items():
+        _check_runs(histories, [label] * len(histories))
+        if len(histories) != len(seeds):
+            raise ValueError(f'{label!r} has {len(histories)} runs for {len(seeds)} seeds')
+    width = max(len('run'), *(len(label) for label in runs))
+    lines = [f'{"run":<{width}}  ' + '  '.join(f'{f"seed {s}":>7}' for s in seeds) + '    mean  range']
+    for label, histories in runs.items():
+        accs = [h.test_acc[-1] for h in histories]
+        lines.append(f'{label:<{width}}  ' + '  '.join(f'{a:7.3f}' for a in accs)
+                     + f'  {sum(accs) / len(accs):6.3f}  {min(accs):.3f}-{max(accs):.3f}')
     return '\n'.join(lines)
 
 
@@ -154,16 +196,16 @@ def explore_run(settings: Mapping[str, Any], train_iter: Batches, test_iter: Bat
 
 
 def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
-    """A text table of explored runs: parameters, final train loss, test accuracy and time ('-' if none yet)."""
+    """A text table of explored runs: parameters, final train loss and test accuracy ('-' if none yet)."""
     if not runs:
         return 'no runs yet'
     width = max(len('run'), *(len(r['label']) for r in runs))
-    lines = [f'{"run":<{width}}  params  train loss  test acc  time (s)']
+    lines = [f'{"run":<{width}}  params  train loss  test acc']
     for r in runs:
         h = r['history']
         loss = f'{h.train_loss[-1]:10.3f}' if h.train_loss else f'{"-":>10}'
         acc = f'{h.test_acc[-1]:8.3f}' if h.test_acc else f'{"-":>8}'
-        lines.append(f"{r['label']:<{width}}  {r['params']:6d}  {loss}  {acc}  {h.seconds:8.1f}")
+        lines.append(f"{r['label']:<{width}}  {r['params']:6d}  {loss}  {acc}")
     return '\n'.join(lines)
 
 

@@ -50,9 +50,9 @@ def test_results_table_lists_the_final_numbers():
     h1, h2 = history(acc=0.8, seconds=12.34), history(num_epochs=2, acc=0.9, seconds=3.0)
     table = d2l.results_table([h1, h2], ["average pooling", "max"])
     assert table.splitlines() == [
-        "run              train loss  train acc  test acc  time (s)",
-        f"average pooling  {1 / 4:10.3f}  {0.8 - 0.1 / 4:9.3f}  {0.8 - 0.05 / 3:8.3f}      12.3",
-        f"max              {1 / 3:10.3f}  {0.9 - 0.1 / 3:9.3f}  {0.9 - 0.05 / 2:8.3f}       3.0",
+        "run              train loss  train acc  test acc",
+        f"average pooling  {1 / 4:10.3f}  {0.8 - 0.1 / 4:9.3f}  {0.8 - 0.05 / 3:8.3f}",
+        f"max              {1 / 3:10.3f}  {0.9 - 0.1 / 3:9.3f}  {0.9 - 0.05 / 2:8.3f}",
     ]
 
 
@@ -171,9 +171,9 @@ def test_runs_table_lists_each_run():
     runs = [{"label": "relu max", "params": 61_706, "history": done},
             {"label": "interrupted early", "params": 91_162, "history": cut}]
     assert d2l.runs_table(runs).splitlines() == [
-        "run                params  train loss  test acc  time (s)",
-        f"relu max            61706  {1 / 3:10.3f}  {0.9 - 0.05 / 2:8.3f}      61.0",
-        "interrupted early   91162           -         -       0.5",
+        "run                params  train loss  test acc",
+        f"relu max            61706  {1 / 3:10.3f}  {0.9 - 0.05 / 2:8.3f}",
+        "interrupted early   91162           -         -",
     ]
     assert d2l.runs_table([]) == "no runs yet"
 
@@ -226,3 +226,33 @@ def test_sweep_on_real_data(small):
     assert all(r["history"].status == "finished" and len(r["history"].test_acc) == 1 for r in runs)
     table = d2l.runs_table(runs).splitlines()
     assert len(table) == 3 and re.match(r"x +61706 ", table[1])
+
+
+# --- train_seeds and seeds_table ----------------------------------------------------------------------
+
+def test_seeds_table_gives_each_seed_the_mean_and_the_range():
+    runs = {"average pooling": [history(acc=0.80), history(acc=0.82), history(acc=0.78)],
+            "max": [history(acc=0.83), history(acc=0.85), history(acc=0.84)]}
+    finals = {label: [h.test_acc[-1] for h in hs] for label, hs in runs.items()}
+    mean = {label: sum(a) / 3 for label, a in finals.items()}
+    assert d2l.seeds_table(runs, [0, 1, 2]).splitlines() == [
+        "run               seed 0   seed 1   seed 2    mean  range",
+        "average pooling  " + "  ".join(f"{a:7.3f}" for a in finals["average pooling"])
+        + f"  {mean['average pooling']:6.3f}  {min(finals['average pooling']):.3f}-{max(finals['average pooling']):.3f}",
+        "max              " + "  ".join(f"{a:7.3f}" for a in finals["max"])
+        + f"  {mean['max']:6.3f}  {min(finals['max']):.3f}-{max(finals['max']):.3f}",
+    ]
+    with pytest.raises(ValueError, match=r"'max' has 3 runs for 2 seeds"):
+        d2l.seeds_table({"max": runs["max"]}, [0, 1])
+
+
+def test_train_seeds_equals_a_visible_run_with_the_same_seed(small, capsys):
+    """Seed by seed, the quiet runs compute exactly what a visible train_ch6 run started the same way does."""
+    train, test = small
+    quiet = d2l.train_seeds(d2l.lenet, train, test, 1, 0.9, seeds=[3, 4], device="cpu")
+    assert capsys.readouterr().out == ""  # nothing printed, no plot
+    for seed, h in zip([3, 4], quiet):
+        d2l.set_seed(seed)
+        visible = d2l.train_ch6(d2l.lenet(), train, test, 1, 0.9, "cpu")
+        assert (h.train_loss, h.test_acc) == (visible.train_loss, visible.test_acc)
+    assert quiet[0].train_loss != quiet[1].train_loss  # different seeds, different runs

@@ -1,0 +1,80 @@
+"""Error analysis: the confusion matrix, the most confused pairs and the misclassified examples, checked by hand."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import d2l_local as d2l
+
+
+class Fixed(nn.Module):
+    """A 'network' that predicts a fixed class for each example, read from the image's first pixel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, X):
+        return nn.functional.one_hot(X[:, 0, 0, 0].long(), 3).float() + 0 * self.dummy
+
+
+def batches(truth, predicted, batch_size=2):
+    """Images whose first pixel is the class the Fixed net will predict, with the true labels."""
+    X = torch.zeros(len(truth), 1, 2, 2)
+    X[:, 0, 0, 0] = torch.tensor(predicted, dtype=torch.float32)
+    X[:, 0, 1, 1] = torch.arange(len(truth), dtype=torch.float32)  # tells the examples apart
+    y = torch.tensor(truth)
+    return [(X[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(truth), batch_size)]
+
+
+TRUTH = [0, 0, 1, 1, 1, 2, 2, 2, 2]
+PREDICTED = [0, 1, 1, 1, 2, 2, 0, 0, 2]
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    expected = torch.zeros(3, 3, dtype=torch.int64)
+    for t, p in zip(TRUTH, PREDICTED):
+        expected[t, p] += 1
+    assert torch.equal(d2l.confusion_matrix(Fixed(), batches(TRUTH, PREDICTED), num_classes=3), expected)
+
+
+def test_confusion_matrix_refuses_a_label_out_of_range():
+    with pytest.raises(ValueError, match="labels must be 0-2, got a label of 3"):
+        d2l.confusion_matrix(Fixed(), batches([3], [0]), num_classes=3)
+
+
+def test_most_confused_lists_the_largest_off_diagonal_counts():
+    matrix = d2l.confusion_matrix(Fixed(), batches(TRUTH, PREDICTED), num_classes=3)
+    assert d2l.most_confused(matrix, ["a", "b", "c"], k=3).splitlines() == [
+        "c -> a: 2 (50.0% of the c images)",
+        "a -> b: 1 (50.0% of the a images)",
+        "b -> c: 1 (33.3% of the b images)",
+    ]
+    with pytest.raises(ValueError, match=r"one row per name; got shape \(3, 3\) for 2 names"):
+        d2l.most_confused(matrix, ["a", "b"])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_misclassified_returns_the_first_wrong_examples_and_restores_the_mode(training):
+    net = Fixed().train(training)
+    X, titles = d2l.misclassified(net, batches(TRUTH, PREDICTED), ["a", "b", "c"], n=2)
+    wrong = [i for i, (t, p) in enumerate(zip(TRUTH, PREDICTED)) if t != p][:2]  # examples 1 and 4
+    assert X[:, 0, 1, 1].tolist() == [float(i) for i in wrong]
+    assert titles == ["b\n(a)", "c\n(b)"]
+    assert net.training is training
+
+
+def test_misclassified_says_when_nothing_is_wrong():
+    with pytest.raises(ValueError, match="classifies every example correctly"):
+        d2l.misclassified(Fixed(), batches([0, 1], [0, 1]), ["a", "b", "c"])
+
+
+def test_plot_confusion_matrix_shows_every_count_with_labelled_axes():
+    matrix = d2l.confusion_matrix(Fixed(), batches(TRUTH, PREDICTED), num_classes=3)
+    fig = d2l.plot_confusion_matrix(matrix, ["a", "b", "c"])
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    assert texts == {(i, j): str(int(matrix[i, j])) for i in range(3) for j in range(3)}
