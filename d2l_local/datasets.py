@@ -13,21 +13,38 @@ In each folder the four IDX files may sit in torchvision's layout
 Only when no folder holds a complete copy does the loader download through
 torchvision, into a temporary folder first, and move the files into place once they
 have been read back and checked.
+
+Many processes may load into the same empty folder at once (a class opening the chapter
+together): one downloads while holding an OS file lock (``<folder>/.<Name>.lock``, released
+by the operating system if the process dies, removed when done) and the others wait for it,
+up to ``$D2L_DOWNLOAD_WAIT`` seconds (10 minutes by default), then use its copy. A download
+that fails, for example on a read-only or full disk, leaves the folder as it was.
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import shutil
+import socket
 import tempfile
+import time
 import zlib
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
+if os.name == "nt":
+    import msvcrt
+else:
+    import fcntl
+
 DATA_DIR_ENV = "D2L_DATA_DIR"
+DOWNLOAD_WAIT_ENV = "D2L_DOWNLOAD_WAIT"
+DEFAULT_DOWNLOAD_WAIT_S = 600.0
 _CHECKOUT = Path(__file__).resolve().parent.parent
 # In a clone of the course the default is its own data/ folder (git-ignored); elsewhere a user cache.
 DEFAULT_DATA_DIR = (_CHECKOUT / "data" if (_CHECKOUT / "notebooks").is_dir()
@@ -69,6 +86,14 @@ class DatasetNotFoundError(FileNotFoundError):
 
 class CorruptDatasetError(ValueError):
     """A dataset file exists but is truncated, damaged or not the expected IDX file."""
+
+
+class DownloadWaitError(TimeoutError):
+    """Another process held the download lock for longer than this one may wait."""
+
+
+class _CannotWrite(OSError):
+    """The download folder could not be created; carries the original errno and reason."""
 
 
 def _existing_file(folder: Path, stem: str) -> Path | None:
@@ -202,44 +227,253 @@ def read_split(images: Path, labels: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return _read_split_cached(images, labels, stamp)
 
 
+def download_wait_s() -> float:
+    """How long to wait for another process's download: ``$D2L_DOWNLOAD_WAIT`` seconds, else 10 minutes."""
+    value = os.environ.get(DOWNLOAD_WAIT_ENV, "").strip()
+    try:
+        return float(value) if value else DEFAULT_DOWNLOAD_WAIT_S
+    except ValueError:
+        raise ValueError(f"{DOWNLOAD_WAIT_ENV}={value!r} is not a number of seconds") from None
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the OS lock on ``fd`` without blocking; False when another process holds it."""
+    try:
+        if os.name == "nt":
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:  # BlockingIOError on POSIX; EACCES (or EDEADLOCK) on Windows
+        if isinstance(err, BlockingIOError) or err.errno in (errno.EACCES, errno.EDEADLK):
+            return False
+        raise
+    return True
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (a finishing holder removes it while locked)."""
+    try:
+        st, mine = os.stat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _open_lock(path: Path) -> int:
+    """Open (creating it if needed) the lock file, recreating its folder if it vanished meanwhile."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:  # a failed download in another process removed the empty folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
+def _holder(path: Path) -> str:
+    """Who holds the lock, as its holder wrote it (``pid N on HOST``), or ``""`` if unreadable."""
+    with suppress(OSError, UnicodeDecodeError):
+        text = path.read_text().strip()
+        return f" ({text})" if text else ""
+    return ""
+
+
+def _waiting_message(path: Path, what: str, limit: float) -> str:
+    """What a process prints when it starts waiting for another one's download."""
+    return (f"Another process{_holder(path)} is downloading {what} into {path.parent}; waiting for it "
+            f"to finish (lock file {path.name}; up to {limit:g} s, set {DOWNLOAD_WAIT_ENV} to change)...")
+
+
+def _wait_error(path: Path, what: str, limit: float) -> DownloadWaitError:
+    """The error of a process that waited ``limit`` seconds in vain: who holds the lock and what to do."""
+    return DownloadWaitError(
+        f"Waited {limit:g} s for another process{_holder(path)} to finish downloading {what} into "
+        f"{path.parent}; it still holds the lock {path} (the operating system frees it when that "
+        f"process ends, so the process is still running). If its download is progressing, run this "
+        f"again later or wait longer with {DOWNLOAD_WAIT_ENV}=<seconds>; if it is stuck, stop it "
+        f"(e.g. restart that notebook's kernel); or set {DATA_DIR_ENV} to another folder."
+    )
+
+
+def _acquire(path: Path, what: str) -> tuple[int, bool]:
+    """Lock ``path`` for downloading ``what``, waiting for the process holding it; return (fd, said we wait)."""
+    limit = download_wait_s()
+    deadline = time.monotonic() + limit
+    busy = 0
+    while True:
+        fd = _open_lock(path)
+        try:
+            if _try_lock(fd) and _is_current(fd, path):
+                return fd, busy >= 2
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+        if time.monotonic() >= deadline:
+            raise _wait_error(path, what, limit)
+        busy += 1
+        if busy == 2:  # not at once: by now the holder has written who it is into the lock file
+            print(_waiting_message(path, what, limit), flush=True)
+        time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
+
+
+def _release(fd: int, path: Path) -> None:
+    """Remove the lock file and let go of the lock, so a finished download leaves no trace."""
+    if os.name == "nt":  # Windows cannot remove an open file: unlock first; a waiter that has it open removes it later
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        os.close(fd)
+        with suppress(OSError):
+            path.unlink()
+    else:  # removed while still locked: a waiter that then locks the old file sees it is gone (_is_current)
+        with suppress(OSError):
+            path.unlink()
+        os.close(fd)
+
+
+@contextmanager
+def _download_lock(path: Path, what: str):
+    """Hold the download lock ``path`` (an OS lock: freed if this process dies); yield whether we waited."""
+    fd, waited = _acquire(path, what)
+    try:
+        with suppress(OSError):  # for the messages of processes that wait; a stale file may hold older text
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        yield waited
+    finally:
+        _release(fd, path)
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the ones created, innermost first."""
+    missing = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this download created (innermost first), stopping at one that is not empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _check_room(target: Path, spec: DatasetSpec) -> None:
+    """Refuse to start when the disk holding ``target`` clearly lacks room for the download and its unpacking."""
+    need_mb = 3 * spec.download_mb
+    try:
+        free_mb = shutil.disk_usage(target).free // 2**20
+    except OSError:  # a file system that cannot say: let the download find out
+        return
+    if free_mb < need_mb:
+        raise OSError(errno.ENOSPC, f"only {free_mb} MB free, the download needs about {need_mb} MB")
+
+
+def _remove_stale_staging(target: Path, spec: DatasetSpec) -> None:
+    """Remove staging folders left by killed downloads; safe because we hold the lock."""
+    for stale in target.glob(f".download-{spec.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _check_download(spec: DatasetSpec, got_dir: Path, final_dir: Path) -> list[Path]:
+    """Read back the four downloaded files; return them, or raise if any is damaged or missing."""
+    files = {stem: got_dir / f"{stem}.gz" for stem in ALL_FILES}
+    try:
+        for images, labels in SPLIT_FILES.values():
+            read_split(files[images], files[labels])
+    except (CorruptDatasetError, FileNotFoundError) as err:
+        raise CorruptDatasetError(
+            f"the download of {spec.name} gave a damaged or incomplete file, so nothing was "
+            f"written to {final_dir}. Try again later. Details: {err}"
+        ) from err
+    return list(files.values())
+
+
+def _land(files: list[Path], final_dir: Path, staging: Path) -> None:
+    """Move the checked files into ``final_dir``; on any error put back what was there before."""
+    made = _make_dirs(final_dir)
+    replaced = staging / "replaced"
+    replaced.mkdir()
+    moved: list[Path] = []
+    try:
+        for path in files:
+            if (final_dir / path.name).exists():
+                os.replace(final_dir / path.name, replaced / path.name)
+            os.replace(path, final_dir / path.name)
+            moved.append(final_dir / path.name)
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        for old in replaced.iterdir():
+            os.replace(old, final_dir / old.name)
+        _remove_empty(made)
+        raise
+
+
 def _download(spec: DatasetSpec, target: Path) -> dict[str, Path]:
     """Download ``spec`` with torchvision into ``target/<name>/raw``, verified before it lands."""
     import torchvision
 
     final_dir = target / spec.name / "raw"
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=target))
-    except OSError as err:
-        raise PermissionError(
-            f"cannot write to {target} ({err.strerror or err}); it is read-only or not a folder"
-        ) from err
+    _remove_stale_staging(target, spec)
+    _check_room(target, spec)
+    staging = Path(tempfile.mkdtemp(prefix=f".download-{spec.name}-", dir=target))
     try:
         getattr(torchvision.datasets, spec.name)(root=str(staging), train=True, download=True)
-        got_dir = staging / spec.name / "raw"
-        files = {stem: got_dir / f"{stem}.gz" for stem in ALL_FILES}
-        try:
-            for images, labels in SPLIT_FILES.values():
-                read_split(files[images], files[labels])
-        except (CorruptDatasetError, FileNotFoundError) as err:
-            raise CorruptDatasetError(
-                f"the download of {spec.name} gave a damaged or incomplete file, so nothing was "
-                f"written to {final_dir}. Try again later. Details: {err}"
-            ) from err
-        final_dir.mkdir(parents=True, exist_ok=True)
-        for path in files.values():
-            os.replace(path, final_dir / path.name)
+        _land(_check_download(spec, staging / spec.name / "raw", final_dir), final_dir, staging)
         return {stem: final_dir / f"{stem}.gz" for stem in ALL_FILES}
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _not_found_message(spec: DatasetSpec, looks: list[_Look], download_problem: str) -> str:
+def _download_once(spec: DatasetSpec, target: Path) -> dict[str, Path]:
+    """Download ``spec`` into ``target`` under the lock, unless the process we waited for already did."""
+    try:
+        made = _make_dirs(target)
+    except OSError as err:
+        raise _CannotWrite(err.errno, err.strerror or str(err)) from err
+    try:
+        with _download_lock(target / f".{spec.name}.lock", spec.name) as waited:
+            files, _ = _inspect(target, spec)
+            if files is None:
+                if waited:
+                    print(f"The other process left no complete {spec.name}; downloading it here.", flush=True)
+                return _download(spec, target)
+            if waited:
+                print(f"The other process finished; using its copy of {spec.name} in {target}.", flush=True)
+            return files
+    except BaseException:
+        _remove_empty(made)
+        raise
+
+
+def _write_problem(err: OSError, target: Path, spec: DatasetSpec) -> str | None:
+    """Say what to do when ``err`` means ``target`` is full or not writable; None for other errors."""
+    reason = err.strerror or str(err)
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return (f"not possible: not enough free space on the disk holding {target} ({reason}). "
+                f"Free about {3 * spec.download_mb} MB there, or set {DATA_DIR_ENV} to a folder on a disk with room.")
+    if isinstance(err, _CannotWrite) or err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"not possible: cannot write to {target} ({reason}); it is read-only or not a folder. "
+                f"Set {DATA_DIR_ENV} to a writable folder.")
+    return None
+
+
+def _not_found_message(spec: DatasetSpec, looks: list[_Look], download_problem: str,
+                       disk_problem: bool = False) -> str:
     lines = [f"{spec.name} was not found on this machine and could not be downloaded.", "Looked in:"]
     lines += [look.line() for look in looks]
     lines.append(f"Download: {download_problem}")
     lines.append("Fix it in one of three ways:")
-    lines.append(f"  1. Connect to the internet and run this again; the files (about {spec.download_mb} MB) download once.")
+    if disk_problem:
+        lines.append(f"  1. Make room or choose a writable folder as said above and run this again; "
+                     f"the files (about {spec.download_mb} MB) download once.")
+    else:
+        lines.append(f"  1. Connect to the internet and run this again; the files (about {spec.download_mb} MB) download once.")
     lines.append(
         f"  2. Set {DATA_DIR_ENV} to a folder that holds {spec.name}/raw/ with the four files "
         f"({', '.join(f + '.gz' for f in ALL_FILES)}), e.g. export {DATA_DIR_ENV}=/path/to/data"
@@ -260,18 +494,18 @@ def find_dataset(spec: DatasetSpec, root: str | os.PathLike | None = None, downl
             return files
         looks.append(_Look(folder, label, finding))
     target = download_target(root)
+    disk_problem = None
     if not download:
         problem = "not attempted (download=False)"
     else:
         try:
-            return _download(spec, target)
-        except PermissionError as err:
-            problem = f"not possible: {err}. Set {DATA_DIR_ENV} to a writable folder."
-        except CorruptDatasetError:
+            return _download_once(spec, target)
+        except (CorruptDatasetError, DownloadWaitError):
             raise
         except Exception as err:  # torchvision raises several kinds when offline
-            problem = f"into {target} failed, no network? ({type(err).__name__}: {err})".replace("\n", " ")
-    raise DatasetNotFoundError(_not_found_message(spec, looks, problem))
+            disk_problem = _write_problem(err, target, spec) if isinstance(err, OSError) else None
+            problem = disk_problem or f"into {target} failed, no network? ({type(err).__name__}: {err})".replace("\n", " ")
+    raise DatasetNotFoundError(_not_found_message(spec, looks, problem, disk_problem is not None))
 
 
 def load_split_tensors(spec: DatasetSpec, train: bool, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
