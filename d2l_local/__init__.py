@@ -6,7 +6,8 @@ and re-exported here.
 """
 from .aliases import (arange, argmax, astype, concat, float32, int32, int64, numpy, ones, reduce_mean,
                       reduce_sum, reshape, size, stack, tensor, zeros)
-from .datasets import (DATA_DIR_ENV, CorruptDatasetError, DatasetNotFoundError, get_fashion_mnist_labels)
+from .datasets import (DATA_DIR_ENV, CorruptDatasetError, DatasetNotFoundError, DownloadWaitError,
+                       get_fashion_mnist_labels)
 from .devices import DeviceUnavailableError, check_device, set_seed, try_all_gpus, try_gpu
 from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
 from .metrics import Accumulator, Timer, accuracy
