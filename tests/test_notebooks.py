@@ -1,15 +1,30 @@
-"""Stored notebook outputs: the chapter's bars, and English/Chinese twins that match."""
+"""Stored notebook outputs: the chapter's bars, and English/Chinese twins that match.
+
+The Chinese twins translate prose, code comments and docstrings (as d2l-zh does) and share
+everything else: the code, its stored outputs and the cells' tags. The code comparison is
+``code_skeleton`` of tools/sync_zh_outputs.py, the same one the tool that copies the outputs
+uses; the tests below check that it lets translations through and catches code changes.
+"""
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from conftest import REPO
 
+sys.path.insert(0, str(REPO / "tools"))
+import sync_zh_outputs as zh_sync  # noqa: E402
+
 EN = sorted((REPO / "notebooks" / "en").glob("*.ipynb"))
+ZH = sorted((REPO / "notebooks" / "zh").glob("*.ipynb"))
+GLOSSARY = REPO / "notebooks" / "zh" / "GLOSSARY.md"
 
 SHAPE_LINES = """\
 Conv2d output shape: \t torch.Size([1, 6, 28, 28])
@@ -44,8 +59,10 @@ def strip_ids(outputs: list[dict]) -> list[dict]:
 def test_chinese_twin_has_the_same_code_and_outputs(en):
     zh = REPO / "notebooks" / "zh" / en.name
     assert zh.exists(), f"{zh} is missing: every English notebook has a Chinese twin"
+    cells = {lang: json.loads(path.read_text(encoding="utf-8"))["cells"] for lang, path in (("en", en), ("zh", zh))}
+    problems = zh_sync.code_differences(cells["en"], cells["zh"])
+    assert not problems, "\n".join(problems)  # comments and docstrings may differ, code may not
     en_cells, zh_cells = code_cells(en), code_cells(zh)
-    assert ["".join(c["source"]) for c in en_cells] == ["".join(c["source"]) for c in zh_cells]
     assert [strip_ids(c["outputs"]) for c in en_cells] == [strip_ids(c["outputs"]) for c in zh_cells]
     assert [c.get("metadata", {}).get("tags", []) for c in en_cells] == \
         [c.get("metadata", {}).get("tags", []) for c in zh_cells]
@@ -77,3 +94,183 @@ def test_every_code_cell_was_run_without_errors(path):
         if "".join(cell["source"]).strip():
             assert cell["execution_count"] is not None, f"{path.name}: unexecuted cell {cell['source'][:1]}"
         assert not [o for o in cell["outputs"] if o["output_type"] == "error"]
+
+
+# ---- the twins' code comparison: translations pass, code changes fail ----
+
+SAMPLE = '''#@save
+# NBVAL_IGNORE_OUTPUT
+%matplotlib inline
+def train(net, lr=0.9, *, num_epochs=10):
+    """Train `net` for `num_epochs` epochs; return the losses."""
+    losses = []  # one loss per epoch
+    for epoch in range(num_epochs):
+        # the step does the work
+        loss = step(net, lr)
+        losses.append(loss)
+        print(f'epoch {epoch + 1}: loss {loss:.3f}')
+    return losses
+
+
+note = """Kept as it is: # not a comment
+
+a string, not a docstring."""
+!echo done
+'''
+
+# (what is changed, the text it replaces, the new text, whether the code still counts as the same)
+CHANGES = [
+    ("translated comment", "# one loss per epoch", "# 每轮一个损失", True),
+    ("translated comment over two lines", "        # the step does the work\n",
+     "        # 真正的计算\n        # 在 step 里完成\n", True),
+    ("translated docstring", '"""Train `net` for `num_epochs` epochs; return the losses."""',
+     '"""训练 `net` num_epochs 轮，返回每轮的损失"""', True),
+    ("comment removed", "  # one loss per epoch", "", True),
+    ("changed number", "lr=0.9", "lr=0.1", False),
+    ("changed string literal", "'epoch {epoch + 1}: loss {loss:.3f}'", "'轮 {epoch + 1}: loss {loss:.3f}'", False),
+    ("changed '#' inside a string", "# not a comment", "# 不是注释", False),
+    ("changed identifier", "loss = step(net, lr)", "loss = step(model, lr)", False),
+    ("removed line", "        losses.append(loss)\n", "", False),
+    ("changed indentation", "    return losses", "        return losses", False),
+    ("docstring removed", '    """Train `net` for `num_epochs` epochs; return the losses."""\n', "", False),
+    ("changed magic", "%matplotlib inline", "%matplotlib widget", False),
+    ("changed shell command", "!echo done", "!echo 完成", False),
+    ("#@save removed", "#@save\n", "", False),
+    ("NBVAL marker translated", "# NBVAL_IGNORE_OUTPUT", "# NBVAL_忽略输出", False),
+]
+
+
+def _changed(name: str) -> tuple[str, bool]:
+    _, old, new, same = next(c for c in CHANGES if c[0] == name)
+    assert SAMPLE.count(old) == 1, old
+    return SAMPLE.replace(old, new), same
+
+
+def test_the_sample_is_python_with_magics():
+    assert "__ipython_magic__('%matplotlib inline')" in zh_sync.code_skeleton(SAMPLE)
+    assert zh_sync.comments(SAMPLE) == ["# one loss per epoch", "# the step does the work"]
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CHANGES])
+def test_code_skeleton_ignores_comments_and_docstrings_only(name):
+    changed, same = _changed(name)
+    assert (zh_sync.code_skeleton(changed) == zh_sync.code_skeleton(SAMPLE)) is same
+    en = [{"cell_type": "markdown", "source": "# Title"}, {"cell_type": "code", "id": "c1", "source": SAMPLE}]
+    zh = [{"cell_type": "markdown", "source": "# 标题"}, {"cell_type": "code", "id": "c1", "source": changed}]
+    problems = zh_sync.code_differences(en, zh)
+    assert (problems == []) is same
+    if not same:
+        assert len(problems) == 1 and "zh cell 1 (id 'c1')" in problems[0] and "code line" in problems[0]
+
+
+def test_code_skeleton_keeps_code_that_is_not_python_whole():
+    cell_magic = "%%bash\n# a shell comment\necho hi"
+    assert zh_sync.code_skeleton(cell_magic) == cell_magic
+    broken = "def f(:\n    pass  # comment"
+    assert zh_sync.code_skeleton(broken) == broken
+
+
+def test_code_skeleton_reads_columns_after_chinese_text():
+    en = "x = '中'; y = 1  # note\ndef f(): '''Doc.'''; return '文'"
+    zh = "x = '中'; y = 1  # 注释\ndef f(): '''说明'''; return '文'"
+    assert zh_sync.code_skeleton(en) == zh_sync.code_skeleton(zh) == "x = '中'; y = 1\ndef f(): \"\"; return '文'"
+
+
+def test_code_differences_counts_code_cells():
+    en = [{"cell_type": "code", "id": "a", "source": "x = 1"}, {"cell_type": "code", "id": "b", "source": "y = 2"}]
+    assert zh_sync.code_differences(en, en[:1]) == \
+        ["the English notebook has 2 code cells, the Chinese one 1 (only in English: 'b')"]
+
+
+def _notebook(code: str, outputs: bool) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Some prose", id="md"), nbformat.v4.new_code_cell(code, id="code")]
+    if outputs:
+        nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="epoch 1: loss 0.500\n")]
+        nb.cells[1].execution_count = 3
+        nb.cells[1].metadata = {"tags": ["solution"]}
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+@pytest.fixture
+def tool_copy(tmp_path):
+    """A copy of the tool in a bare repository layout, and a function that writes notebook pairs and runs it."""
+    (tmp_path / "tools").mkdir()
+    shutil.copy(REPO / "tools" / "sync_zh_outputs.py", tmp_path / "tools")
+    for lang in ("en", "zh"):
+        (tmp_path / "notebooks" / lang).mkdir(parents=True)
+
+    def run(pairs: dict[str, tuple[str, str]]) -> tuple[subprocess.CompletedProcess, dict[str, bytes]]:
+        for name, (en_code, zh_code) in pairs.items():
+            nbformat.write(_notebook(en_code, outputs=True), tmp_path / "notebooks" / "en" / name)
+            nbformat.write(_notebook(zh_code, outputs=False), tmp_path / "notebooks" / "zh" / name)
+        before = {name: (tmp_path / "notebooks" / "zh" / name).read_bytes() for name in pairs}
+        result = subprocess.run([sys.executable, str(tmp_path / "tools" / "sync_zh_outputs.py")],
+                                capture_output=True, text=True, cwd=tmp_path)
+        return result, before
+
+    run.root = tmp_path
+    return run
+
+
+TOOL_CASES = ["translated comment", "translated docstring", "changed number", "changed string literal",
+              "changed identifier", "removed line"]
+
+
+def _file(name: str) -> str:
+    return name.replace(" ", "_") + ".ipynb"
+
+
+def test_the_tool_copies_outputs_when_only_comments_and_docstrings_differ(tool_copy):
+    passing = [name for name in TOOL_CASES if _changed(name)[1]]
+    result, _ = tool_copy({_file(name): (SAMPLE, _changed(name)[0]) for name in passing})
+    assert result.returncode == 0, result.stderr
+    for name in passing:
+        zh = nbformat.read(tool_copy.root / "notebooks" / "zh" / _file(name), as_version=4)
+        en = nbformat.read(tool_copy.root / "notebooks" / "en" / _file(name), as_version=4)
+        assert zh.cells[1].source == _changed(name)[0]  # the translation stays
+        assert zh.cells[1].outputs == en.cells[1].outputs and zh.cells[1].execution_count == 3
+        assert zh.cells[1].metadata == {"tags": ["solution"]} and zh.metadata == en.metadata
+
+
+def test_the_tool_refuses_code_changes_and_then_changes_nothing(tool_copy):
+    result, before = tool_copy({_file(name): (SAMPLE, _changed(name)[0]) for name in TOOL_CASES})
+    assert result.returncode != 0
+    assert "nothing was changed" in result.stderr
+    for name in TOOL_CASES:
+        named = f"{_file(name)}: zh cell 1 (id 'code') differs from en cell 1 (id 'code')" in result.stderr
+        assert named is not _changed(name)[1], (name, result.stderr)
+    for name, content in before.items():
+        assert (tool_copy.root / "notebooks" / "zh" / name).read_bytes() == content, name
+
+
+# ---- the Chinese edition: comments in Chinese, the glossary's terms ----
+
+def chinese_comments(path: Path) -> tuple[int, list[str]]:
+    """How many ``#`` comments of a notebook's code hold Chinese, and the ones that do not (tool markers aside)."""
+    found = [c for cell in code_cells(path) for c in zh_sync.comments("".join(cell["source"]))]
+    return sum(bool(zh_sync.CJK.search(c)) for c in found), [c for c in found if not zh_sync.CJK.search(c)]
+
+
+def test_most_comments_in_the_chinese_code_are_chinese():
+    counts = {path.name: chinese_comments(path) for path in ZH}
+    chinese = sum(n for n, _ in counts.values())
+    english = {name: rest for name, (_, rest) in counts.items() if rest}
+    total = chinese + sum(map(len, english.values()))
+    assert total and chinese >= 0.8 * total, f"{chinese} of {total} comments hold Chinese; translate {english}"
+
+
+def test_chinese_prose_uses_the_glossary_terms():
+    for path in ZH:
+        assert "准确率" not in path.read_text(encoding="utf-8"), f"{path.name}: accuracy is 精度 (see GLOSSARY.md)"
+    ex4 = (REPO / "notebooks" / "zh" / "lenet_ex4_feature_maps.ipynb").read_text(encoding="utf-8")
+    assert "轮廓" not in ex4, "exercise 4: 剪影 for the silhouette map, 外边缘 for the garment's outline"
+    chapter = json.loads((REPO / "notebooks" / "zh" / "lenet.ipynb").read_text(encoding="utf-8"))["cells"]
+    assert "(GLOSSARY.md)" in "".join([c for c in chapter if c["cell_type"] == "markdown"][-1]["source"])
+    assert "(notebooks/zh/GLOSSARY.md)" in (REPO / "README.md").read_text(encoding="utf-8")
+    glossary = GLOSSARY.read_text(encoding="utf-8")
+    rows = [line for line in glossary.splitlines() if line.startswith("|") and not line.startswith("|---")][1:]
+    assert 20 <= len(rows) <= 40, f"{len(rows)} glossary rows"
+    for term in ("汇聚层", "精度", "批量规范化", "拉伸参数", "偏移参数", "暂退法", "特征图", "卷积核", "轮"):
+        assert term in glossary, term
