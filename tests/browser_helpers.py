@@ -433,3 +433,108 @@ def run_notebook(context, lab: JupyterLab, relpath: str, screenshot: Path,
         lab.shutdown_sessions(relpath)
         run.total_seconds = time.monotonic() - t0
     return run
+
+
+# ---------------------------------------------------------------------------------------
+# Driving single cells and the stop button, as a student does
+# ---------------------------------------------------------------------------------------
+
+RUN_ONE_PROMPT = re.compile(r"^\[(\d+)\]:$")  # the prompt of a cell that has run: "[7]:"
+# The notebook toolbar's stop button ("Interrupt the kernel"): the square next to Run.
+INTERRUPT_BUTTON = f'{PANEL} [data-jp-item-name="interrupt"] jp-button'
+
+
+def open_notebook(context, lab: JupyterLab, relpath: str, timeout: float = 180):
+    """Open ``relpath`` in a new page, wait for an idle kernel and start counting image redraws."""
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(lab.lab_url(relpath), wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=120_000)
+    _wait_kernel_idle(page, Path(relpath).name, timeout=timeout)
+    page.eval_on_selector(NOTEBOOK, WATCH_IMAGES_JS)
+    return page
+
+
+def cells(page) -> list[dict]:
+    """What every cell shows now (CELLS_JS: prompt, images, output text), by cell index."""
+    return page.eval_on_selector(NOTEBOOK, CELLS_JS)
+
+
+def image_renders(page, index: int) -> int:
+    """How often cell ``index`` has (re)drawn an output image since the page started watching."""
+    stats = page.evaluate("window.__courseImageStats || {}")
+    return int(stats.get(str(index), {}).get("renders", 0))
+
+
+def execution_count(prompt: str) -> int | None:
+    """The number in a prompt such as ``[7]:``; None while queued or running, or never run."""
+    m = RUN_ONE_PROMPT.match(prompt)
+    return int(m.group(1)) if m else None
+
+
+def run_cell(page, index: int, timeout: float = 30) -> None:
+    """Select cell ``index`` (click its prompt: command mode) and press Shift+Enter, as a student does.
+
+    Returns once the cell is seen queued or running, or already showing a new execution count.
+    """
+    before = cells(page)[index]["prompt"]
+    page.locator(f"{NOTEBOOK} .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        prompt = cells(page)[index]["prompt"]
+        if prompt == "[*]:" or (prompt != before and execution_count(prompt) is not None):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"cell {index} did not start within {timeout:.0f} s of Shift+Enter (prompt {prompt!r})")
+
+
+def interrupt_kernel(page) -> None:
+    """Press the notebook toolbar's stop button ("Interrupt the kernel")."""
+    page.locator(INTERRUPT_BUTTON).click()
+
+
+def wait_cell_finished(page, name: str, index: int, timeout: float) -> float:
+    """Wait until cell ``index`` shows an execution count, no cell is queued or running and the
+    status bar's kernel reads Idle (twice in a row); return the seconds waited.
+
+    Raises TimeoutError (or RuntimeError for a dead kernel) with what the page showed.
+    """
+    start = time.monotonic()
+    quiet = 0
+    while True:
+        shown = cells(page)
+        prompts = [c["prompt"] for c in shown if c["code"]]
+        state = kernel_state(page, name)
+        if state in DEAD_KERNEL_STATES:
+            raise RuntimeError(f"the kernel died: the status bar shows {state!r}")
+        done = (execution_count(shown[index]["prompt"]) is not None and state == "Idle"
+                and "[*]:" not in prompts)
+        quiet = quiet + 1 if done else 0
+        if quiet >= 2:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"cell {index} not finished after {timeout:.0f} s: kernel {state!r}, "
+                               f"prompts {prompts}; its output ends: {shown[index]['text'][-300:]!r}")
+        time.sleep(0.1)
+
+
+def wait_for_text(page, index: int, pattern: re.Pattern, timeout: float) -> re.Match:
+    """Wait until cell ``index``'s output text matches ``pattern``; return the match."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = cells(page)[index]["text"]
+        if m := pattern.search(text):
+            return m
+        time.sleep(0.1)
+    raise TimeoutError(f"cell {index} never showed {pattern.pattern!r} within {timeout:.0f} s; "
+                       f"its output ends: {text[-300:]!r}")
+
+
+def kernel_id(lab: JupyterLab, relpath: str) -> str | None:
+    """The id of the kernel JupyterLab runs for ``relpath`` (a restart keeps it; a new kernel does not)."""
+    for s in lab.api("GET", "/api/sessions"):
+        if s.get("path") == relpath:
+            return (s.get("kernel") or {}).get("id")
+    return None

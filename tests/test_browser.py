@@ -15,6 +15,13 @@ queued, save from the browser, and check what rendered:
 A self-test runs the same checks on a deliberately broken notebook and requires each defect
 to be reported, so the checks are known to be able to fail.
 
+Two tests press the notebook toolbar's stop button ("Interrupt the kernel") during the
+chapter's ``train_ch6``, in small notebooks they write next to the course copy: once while
+the live plot is being redrawn (the cell ends with the ``Training interrupted: ...`` line, its
+one plot and a KeyboardInterrupt, Run All stops, the kernel lives on and the next cell runs),
+and on steps slowed to SLOW_STEP_SECONDS, once (the running step finishes and counts) and
+twice (the second press ends the cell at once, without that step).
+
 A full-page screenshot of each notebook goes to screenshots/ (git-ignored).
 
 Needs Debian's ``chromium`` and the ``playwright`` package (requirements-test.txt); never
@@ -26,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -267,3 +275,218 @@ def test_checks_catch_a_broken_notebook(lab, browser):
         assert expected in report, f"the checks missed {expected!r}; they reported:\n{report}"
     assert run.cells[2]["widgets"] >= 1 and "cell 2 " not in report, f"the working slider failed:\n{report}"
 
+
+# ---------------------------------------------------------------------------------------
+# The stop button during training (issue "Reliability in the classroom", item 3)
+# ---------------------------------------------------------------------------------------
+
+def _notebook(*cells: dict) -> dict:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": BROKEN_NOTEBOOK["metadata"], "cells": list(cells)}
+
+
+# The chapter's own train_ch6 and LeNet over the real Fashion-MNIST, as the chapter calls them.
+STOP_NOTEBOOK = _notebook(
+    {"cell_type": "markdown", "metadata": {},
+     "source": "Written by tests/test_browser.py: the stop button during train_ch6."},
+    _code("import d2l_local as d2l\n"
+          "d2l.set_seed(0)\n"
+          "train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size=256)"),
+    _code("history = d2l.train_ch6(d2l.lenet(), train_iter, test_iter, 10, 0.9, d2l.try_gpu())"),
+    _code("h = d2l.last_history()\nprint('after the stop:', h.status, h.steps)"),
+)
+STOP_TRAIN_CELL, STOP_NEXT_CELL = 2, 3
+
+# A step long enough to press stop twice inside it: the chapter's LeNet behind a layer that,
+# from step SLOW_FROM on, makes each training step last SLOW_STEP_SECONDS. It works them off
+# in short slices, as a real step is a chain of short operations, and says when one starts.
+SLOW_FROM, SLOW_STEP_SECONDS = 61, 15
+SLOW_STEP_NOTEBOOK = _notebook(
+    {"cell_type": "markdown", "metadata": {}, "source": "Written by tests/test_browser.py: stop once, then twice."},
+    _code("import time\n"
+          "from torch import nn\n"
+          "import d2l_local as d2l\n"
+          "d2l.set_seed(0)\n"
+          "train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size=256)\n"
+          f"SLOW_FROM, SLOW_STEP_SECONDS = {SLOW_FROM}, {SLOW_STEP_SECONDS}\n"
+          "\n"
+          "class SlowSteps(nn.Module):\n"
+          "    \"\"\"Passes the images on; from step SLOW_FROM on, a training step takes SLOW_STEP_SECONDS.\"\"\"\n"
+          "    def forward(self, X):\n"
+          "        if self.training and d2l.last_history().steps + 1 >= SLOW_FROM:\n"
+          "            print(f'slow step {d2l.last_history().steps + 1} started', flush=True)\n"
+          "            end = time.monotonic() + SLOW_STEP_SECONDS\n"
+          "            while time.monotonic() < end:\n"
+          "                time.sleep(0.05)\n"
+          "        return X\n"
+          "\n"
+          "def slow_lenet():\n"
+          "    return nn.Sequential(SlowSteps(), d2l.lenet())"),
+    _code("d2l.train_ch6(slow_lenet(), train_iter, test_iter, 10, 0.9, d2l.try_gpu())  # stopped once"),
+    _code("h = d2l.last_history()\nprint('after one press:', h.status, h.steps)"),
+    _code("d2l.train_ch6(slow_lenet(), train_iter, test_iter, 10, 0.9, d2l.try_gpu())  # stopped twice"),
+    _code("h = d2l.last_history()\nprint('after two presses:', h.status, h.steps)"),
+)
+
+# What train_ch6 prints when it stops for an interrupt (d2l.TrainHistory.summary).
+INTERRUPTED_LINE = re.compile(
+    r"Training interrupted: (\d+) of (\d+) epochs and (\d+) steps completed; "
+    r"last train loss \d+\.\d+, train acc \d+\.\d+(?:, test acc \d+\.\d+)?\. "
+    r"The net keeps the weights of step (\d+); d2l\.last_history\(\) holds the numbers so far\.")
+FIRST_STOP_MESSAGE = "training stopped after a completed step"  # TrainingRun.add_batch's KeyboardInterrupt
+STOP_WITHIN = 30.0  # seconds from the press until the training cell has ended
+
+
+def _write_notebook(lab, relpath: str, nb: dict) -> None:
+    path = lab.root_dir / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
+def _errors(saved: dict | None, index: int) -> list[tuple[str, str]]:
+    """(ename, evalue) of each error output of cell ``index`` in the notebook JupyterLab saved."""
+    assert saved is not None, "the notebook could not be saved from the browser"
+    return [(o.get("ename"), o.get("evalue")) for o in saved["cells"][index].get("outputs", [])
+            if o.get("output_type") == "error"]
+
+
+def _close(page, lab, relpath: str, screenshot: Path) -> None:
+    """Screenshot the page (for a failure's post-mortem), close it and shut its kernel down."""
+    try:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot))
+    except Exception:  # noqa: BLE001 - a failed screenshot must not hide the real result
+        pass
+    page.close()
+    lab.shutdown_sessions(relpath)
+
+
+def _check_stopped_cell(cell: dict, epochs: int = 10) -> int:
+    """The checks every stopped training cell passes; returns the steps its summary reports."""
+    text = cell["text"]
+    lines = INTERRUPTED_LINE.findall(text)
+    assert len(lines) == 1, f"expected one 'Training interrupted: ...' line, the cell shows:\n{text[-1500:]}"
+    done_epochs, num_epochs, steps, weights_step = (int(v) for v in lines[0])
+    assert num_epochs == epochs and done_epochs < epochs and steps == weights_step and steps > 0, lines[0]
+    assert "KeyboardInterrupt" in text, f"no KeyboardInterrupt shown:\n{text[-1500:]}"
+    assert not TRAIN_LINE.search(text), "the cell printed the final line of a finished run"
+    assert cell["images"] == 1, f"the stopped cell shows {cell['images']} images; expected its one plot"
+    return steps
+
+
+def test_stop_button_stops_training_cleanly(lab, browser, capsys):
+    """Run All, press the toolbar's stop button once the live plot is being redrawn: the chapter's
+    train_ch6 ends its current step, brings the plot up to date, prints the one-line summary and
+    raises KeyboardInterrupt, so Run All stops; the kernel lives on and the next cell runs."""
+    relpath = "browser-selftest/stop_training.ipynb"
+    name = Path(relpath).name
+    _write_notebook(lab, relpath, STOP_NOTEBOOK)
+    page = bh.open_notebook(browser, lab, relpath)
+    try:
+        kernel = bh.kernel_id(lab, relpath)
+        bh._click_run_all(page)
+        t0 = time.monotonic()
+        clicked_again = False
+        # Under way: 'training on' is printed and the live plot has been drawn and redrawn.
+        while (bh.image_renders(page, STOP_TRAIN_CELL) < 2
+               or "training on" not in bh.cells(page)[STOP_TRAIN_CELL]["text"]):
+            elapsed = time.monotonic() - t0
+            assert elapsed < 300, f"the live plot never appeared:\n{bh.cells(page)[STOP_TRAIN_CELL]}"
+            assert bh.kernel_state(page, name) not in bh.DEAD_KERNEL_STATES, "the kernel died while training"
+            if (not clicked_again and elapsed > 20
+                    and all(c["prompt"] == "[ ]:" for c in bh.cells(page) if c["code"])):
+                bh._click_run_all(page)  # a click that came too early is dropped by JupyterLab: once more
+                clicked_again = True
+            time.sleep(0.2)
+        under_way = time.monotonic() - t0
+        renders = bh.image_renders(page, STOP_TRAIN_CELL)
+        assert bh.cells(page)[STOP_TRAIN_CELL]["prompt"] == "[*]:", "training ended before the stop button was pressed"
+
+        bh.interrupt_kernel(page)
+        stop_seconds = bh.wait_cell_finished(page, name, STOP_TRAIN_CELL, timeout=STOP_WITHIN)
+        shown = bh.cells(page)
+        steps = _check_stopped_cell(shown[STOP_TRAIN_CELL])
+        assert bh.image_renders(page, STOP_TRAIN_CELL) > renders, "the plot was not brought up to date after the stop"
+        train_count = bh.execution_count(shown[STOP_TRAIN_CELL]["prompt"])
+        assert bh.execution_count(shown[STOP_NEXT_CELL]["prompt"]) is None, (
+            f"Run All went on after the interrupt: the next cell shows {shown[STOP_NEXT_CELL]['prompt']!r}")
+        assert bh.kernel_state(page, name) == "Idle" and bh.kernel_id(lab, relpath) == kernel
+
+        bh.run_cell(page, STOP_NEXT_CELL)
+        bh.wait_cell_finished(page, name, STOP_NEXT_CELL, timeout=60)
+        shown = bh.cells(page)
+        assert f"after the stop: interrupted {steps}" in shown[STOP_NEXT_CELL]["text"], shown[STOP_NEXT_CELL]
+        assert bh.execution_count(shown[STOP_NEXT_CELL]["prompt"]) == train_count + 1, (
+            f"execution counts did not go on ({train_count} then {shown[STOP_NEXT_CELL]['prompt']}): "
+            f"the kernel was restarted")
+        assert bh.kernel_state(page, name) == "Idle" and bh.kernel_id(lab, relpath) == kernel
+
+        # The error is the one train_ch6 raises after the step it let finish, nothing else.
+        errors = _errors(bh._save_and_read(page, lab, relpath), STOP_TRAIN_CELL)
+        assert errors == [("KeyboardInterrupt", FIRST_STOP_MESSAGE)], errors
+        with capsys.disabled():
+            print(f"\n[browser] stop button: pressed {under_way:.1f} s into training (plot drawn {renders} times); "
+                  f"cell ended {stop_seconds:.1f} s later after {steps} steps")
+    finally:
+        _close(page, lab, relpath, SCREENSHOTS / "stop-button.png")
+
+
+def test_stop_lets_the_step_finish_and_a_second_press_stops_at_once(lab, browser, capsys):
+    """With steps long enough to watch (SLOW_STEP_SECONDS each from step SLOW_FROM on), one press
+    of the stop button lets the running step finish (the summary counts it), while a second press
+    during that wind-down stops at once: the cell ends long before the step could have finished,
+    the step is not counted, the run is still 'interrupted', and the kernel lives on."""
+    relpath = "browser-selftest/stop_twice.ipynb"
+    name = Path(relpath).name
+    _write_notebook(lab, relpath, SLOW_STEP_NOTEBOOK)
+    page = bh.open_notebook(browser, lab, relpath)
+    started = re.compile(rf"slow step {SLOW_FROM} started")
+    try:
+        kernel = bh.kernel_id(lab, relpath)
+        bh.run_cell(page, 1)
+        bh.wait_cell_finished(page, name, 1, timeout=120)
+        counts = [bh.execution_count(bh.cells(page)[1]["prompt"])]
+        report = []
+        for train_cell, presses in ((2, 1), (4, 2)):
+            bh.run_cell(page, train_cell)
+            bh.wait_for_text(page, train_cell, started, timeout=300)  # the slow step is under way
+            assert bh.cells(page)[train_cell]["images"] == 1, "the live plot is not showing before the stop"
+            bh.interrupt_kernel(page)
+            pressed = time.monotonic()
+            if presses == 2:
+                time.sleep(1.0)  # "immediately" for a person; two presses too close would be one signal
+                assert bh.cells(page)[train_cell]["prompt"] == "[*]:", (
+                    "the cell ended within 1 s of the first press, inside a step of "
+                    f"{SLOW_STEP_SECONDS} s: it did not wait for the step to finish")
+                bh.interrupt_kernel(page)
+                pressed = time.monotonic()
+            stop_seconds = bh.wait_cell_finished(page, name, train_cell, timeout=STOP_WITHIN)
+            shown = bh.cells(page)
+            steps = _check_stopped_cell(shown[train_cell])
+            assert f"slow step {SLOW_FROM + 1} started" not in shown[train_cell]["text"], "a further step began"
+            if presses == 1:  # the step running at the press finished and counts
+                assert steps == SLOW_FROM, f"one press: {steps} steps completed, expected {SLOW_FROM}"
+            else:  # the step running at the presses was abandoned, seconds before its end
+                assert steps == SLOW_FROM - 1, f"two presses: {steps} steps completed, expected {SLOW_FROM - 1}"
+                assert stop_seconds < SLOW_STEP_SECONDS / 3, (
+                    f"the cell ended {stop_seconds:.1f} s after the second press: it did not stop at once")
+            counts.append(bh.execution_count(shown[train_cell]["prompt"]))
+            bh.run_cell(page, train_cell + 1)
+            bh.wait_cell_finished(page, name, train_cell + 1, timeout=60)
+            text = bh.cells(page)[train_cell + 1]["text"]
+            label = "after one press:" if presses == 1 else "after two presses:"
+            assert f"{label} interrupted {steps}" in text, text
+            counts.append(bh.execution_count(bh.cells(page)[train_cell + 1]["prompt"]))
+            assert bh.kernel_state(page, name) == "Idle" and bh.kernel_id(lab, relpath) == kernel
+            report.append(f"{presses} press(es): cell ended {time.monotonic() - pressed:.1f} s after the last "
+                          f"press ({stop_seconds:.1f} s to idle), {steps} steps")
+        assert counts == list(range(counts[0], counts[0] + 5)), f"execution counts {counts}: the kernel restarted"
+
+        saved = bh._save_and_read(page, lab, relpath)
+        assert _errors(saved, 2) == [("KeyboardInterrupt", FIRST_STOP_MESSAGE)], _errors(saved, 2)
+        second = _errors(saved, 4)
+        assert len(second) == 1 and second[0][0] == "KeyboardInterrupt" and second[0][1] != FIRST_STOP_MESSAGE, (
+            f"two presses: expected the KeyboardInterrupt of the second press, got {second}")
+        with capsys.disabled():
+            print("\n[browser] stop twice: " + "; ".join(report))
+    finally:
+        _close(page, lab, relpath, SCREENSHOTS / "stop-twice.png")
