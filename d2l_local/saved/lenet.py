@@ -22,7 +22,7 @@ def lenet():
         nn.Linear(84, 10))
 
 
-# From notebooks/en/lenet.ipynb, cell 18 (id 'code-08')
+# From notebooks/en/lenet.ipynb, cell 24 (id 'code-08')
 def evaluate_accuracy_gpu(net, data_iter, device=None):
     """Return the fraction of examples in `data_iter` that `net` classifies correctly."""
     if device is None:  # by default, evaluate where the parameters live
@@ -39,7 +39,7 @@ def evaluate_accuracy_gpu(net, data_iter, device=None):
     return correct.item() / total  # the only copy from the device to the host
 
 
-# From notebooks/en/lenet.ipynb, cell 20 (id 'code-09')
+# From notebooks/en/lenet.ipynb, cell 26 (id 'code-09')
 def train_ch6(net, train_iter, test_iter, num_epochs, lr, device, *,
               optimizer=None, init=nn.init.xavier_uniform_):
     """Train a model on a device (defined in the LeNet chapter); return its d2l.TrainHistory."""
