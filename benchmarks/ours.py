@@ -44,4 +44,5 @@ def run_ours(cfg: RunConfig) -> RunResult:
 
 def first_examples(batches: d2l.TensorBatches, n: int) -> d2l.TensorBatches:
     """The same batches over the first ``n`` examples only (for short smoke runs)."""
-    return d2l.TensorBatches(batches.images[:n], batches.labels[:n], batches.batch_size, shuffle=batches.shuffle)
+    return d2l.TensorBatches(batches.stored_images[:n], batches.labels[:n], batches.batch_size,
+                            shuffle=batches.shuffle)

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .datasets import FASHION_MNIST_LABELS
-from .loaders import Batches
+from .loaders import Batches, as_float_images
 from .plotting import new_figure
 
 
@@ -62,8 +62,14 @@ def feature_maps(net: nn.Sequential, X: torch.Tensor) -> list[torch.Tensor]:
 
 
 def _stored(data_iter: object) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The ``(images, labels)`` tensors a loader holds in its own order (``d2l.TensorBatches``), else None."""
-    images, labels = getattr(data_iter, 'images', None), getattr(data_iter, 'labels', None)
+    """The ``(images, labels)`` tensors a loader holds in its own order (``d2l.TensorBatches``), else None.
+
+    The images as stored: uint8 pixels for the course's loaders, made float by ``as_float_images`` once picked.
+    """
+    images = getattr(data_iter, 'stored_images', None)
+    if images is None:
+        images = getattr(data_iter, 'images', None)
+    labels = getattr(data_iter, 'labels', None)
     if torch.is_tensor(images) and torch.is_tensor(labels) and labels.ndim == 1 and len(images) == len(labels):
         return images, labels
     return None
@@ -157,7 +163,7 @@ def pick_examples(data_iter: Batches, classes: str | int | Sequence[str | int],
             where = (labels == cls).nonzero().flatten()
             if index >= len(where):
                 raise _index_error(names[cls], index, len(where))
-            picked[k] = images[where[index]]
+            picked[k] = as_float_images(images[where[index]])
     else:
         seen = [0] * len(names)  # examples of each class in the batches read so far
         pending = set(range(len(wanted)))

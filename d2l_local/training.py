@@ -76,6 +76,11 @@ class TrainHistory:
 _LAST_HISTORY: TrainHistory | None = None
 
 
+def _extended(buffer: torch.Tensor | None, more: torch.Tensor) -> torch.Tensor:
+    """``more`` appended to ``buffer`` (``more`` alone when there is no buffer yet)."""
+    return more if buffer is None else torch.cat([buffer, more])
+
+
 def last_history() -> TrainHistory | None:
     """The history of the most recent training run, finished or not (``None`` before any run)."""
     return _LAST_HISTORY
@@ -112,9 +117,12 @@ class TrainingRun:
 
     def _new_epoch(self) -> None:
         self.epoch_batches = 0
-        self._losses: list[torch.Tensor] = []  # batch loss times batch size, one per batch
+        # Per batch: its loss times its size, and its correct predictions, written into two
+        # tensors made once per epoch. (Two new small tensors a step, kept all epoch, would sit
+        # between the large short-lived ones and fragment the CPU heap: 0.8 GB more in 2 epochs.)
+        self._losses: torch.Tensor | None = None
+        self._correct: torch.Tensor | None = None
         self._sizes: list[int] = []
-        self._correct: list[torch.Tensor] = []
         self._unread = 0  # index of the first batch of this epoch not read yet
 
     @property
@@ -142,14 +150,19 @@ class TrainingRun:
     @torch.no_grad()
     def add_batch(self, loss: torch.Tensor, y_hat: torch.Tensor, y: torch.Tensor) -> None:
         """Count a completed step; raise ``KeyboardInterrupt`` here if one was requested."""
-        self._losses.append(loss.detach() * y.numel())
+        i = self.epoch_batches
+        if self._losses is None or i == len(self._losses):  # the first batch, or more than len(data_iter)
+            more = max(self.num_batches - i, 1)
+            self._losses = _extended(self._losses, loss.new_zeros(more))
+            self._correct = _extended(self._correct, torch.zeros(more, dtype=torch.int64, device=loss.device))
+        self._losses[i] = loss.detach() * y.numel()
+        self._correct[i] = (y_hat.argmax(dim=1) == y).sum()
         self._sizes.append(y.numel())
-        self._correct.append((y_hat.argmax(dim=1) == y).sum())
         self.epoch_batches += 1
         if self._chance_loss is None:
             self._chance_loss = math.log(y_hat.shape[1]) if y_hat.ndim == 2 and y_hat.shape[1] > 1 else 0.0
-        if self.check_every_step and not math.isfinite(float(self._losses[-1])):
-            self._raise_non_finite(len(self._losses) - 1, float(self._losses[-1]))
+        if self.check_every_step and not math.isfinite(value := float(self._losses[i])):
+            self._raise_non_finite(i, value)
         self.history.steps += 1
         self.history.examples += y.numel()
         if self.interrupt_requested:
@@ -165,14 +178,15 @@ class TrainingRun:
         read). Raises ``NonFiniteLossError`` if a loss was nan or inf, ``LossExplodedError``
         if the loss has exploded.
         """
-        losses = torch.stack(self._losses)
-        sums = torch.stack([losses.sum(), torch.stack(self._correct).sum().to(losses.dtype)])
+        n = self.epoch_batches
+        losses = self._losses[:n]
+        sums = torch.stack([losses.sum(), self._correct[:n].sum().to(losses.dtype)])
         total_loss, correct, *unread = torch.cat([sums, losses[self._unread:]]).tolist()
         if not math.isfinite(total_loss):
             bad = int((~torch.isfinite(losses)).nonzero()[0])
             self._raise_non_finite(bad, losses[bad].item())
         self._check_not_exploded([v / n for v, n in zip(unread, self._sizes[self._unread:])])
-        self._unread = len(losses)
+        self._unread = n
         count = sum(self._sizes)
         loss, acc = total_loss / count, correct / count
         self.history.epoch.append(self.x)

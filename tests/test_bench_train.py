@@ -62,7 +62,7 @@ def test_ours_computes_what_the_reference_computes(fashion):
     So the benchmark compares like with like; their accuracies differ only through the
     batch orders their random streams draw.
     """
-    train_iter, test_iter = (d2l.TensorBatches(batches.images[:1024], batches.labels[:1024], 256)
+    train_iter, test_iter = (d2l.TensorBatches(batches.stored_images[:1024], batches.labels[:1024], 256)
                              for batches in fashion)  # unshuffled: no random stream involved
     d2l.set_seed(0)
     reference_net = lenet()

@@ -16,8 +16,8 @@ chapter = importlib.import_module("d2l_local.saved.lenet")  # the module (d2l_lo
 def small(fashion):
     """512 training and 256 test examples of the real data, in batches of 128."""
     train, test = fashion
-    return (d2l.TensorBatches(train.images[:512], train.labels[:512], 128, shuffle=True),
-            d2l.TensorBatches(test.images[:256], test.labels[:256], 128))
+    return (d2l.TensorBatches(train.stored_images[:512], train.labels[:512], 128, shuffle=True),
+            d2l.TensorBatches(test.stored_images[:256], test.labels[:256], 128))
 
 
 # --- Recipe -------------------------------------------------------------------------------------------

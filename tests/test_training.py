@@ -23,8 +23,8 @@ def lenet(num_outputs: int = 10) -> nn.Sequential:
 def small(data_root):
     """2048 training and 512 test examples of the real data: 8 and 2 batches of 256."""
     train_iter, test_iter = d2l.load_data_fashion_mnist(256, root=data_root)
-    return (d2l.TensorBatches(train_iter.images[:2048], train_iter.labels[:2048], 256, shuffle=True),
-            d2l.TensorBatches(test_iter.images[:512], test_iter.labels[:512], 256))
+    return (d2l.TensorBatches(train_iter.stored_images[:2048], train_iter.labels[:2048], 256, shuffle=True),
+            d2l.TensorBatches(test_iter.stored_images[:512], test_iter.labels[:512], 256))
 
 
 def test_history_records_every_plot_point_and_epoch(small, capsys):
@@ -248,3 +248,19 @@ def test_the_exploding_mlp_stops_in_its_first_epoch(fashion, capsys):
     history = d2l.last_history()
     assert history.status == "diverged" and history.test_acc == [] and history.steps <= 235
     assert "Training diverged: 0 of 3 epochs" in capsys.readouterr().out
+
+
+def test_sums_are_right_when_the_loader_gives_more_batches_than_announced():
+    """The per-batch buffers are sized by num_batches; a loader that yields more makes them grow."""
+    losses, sizes = [2.0, 1.0, 4.0, 0.5, 3.0], [2, 3, 1, 4, 2]
+    scores = torch.zeros(4, 10)
+    scores[:, 3] = 1  # every example predicted as class 3
+    labels = [torch.tensor([3, 0]), torch.tensor([3, 3, 1]), torch.tensor([5]), torch.tensor([3, 3, 3, 3]),
+              torch.tensor([0, 3])]
+    with _run_on("cpu", num_batches=2) as run:
+        for value, n, y in zip(losses, sizes, labels):
+            run.add_batch(torch.tensor(value), scores[:n], y)
+        loss, acc = run.read()
+    assert loss == pytest.approx(sum(v * n for v, n in zip(losses, sizes)) / 12)  # 30.5 / 12
+    assert acc == pytest.approx(8 / 12)
+    assert run.history.steps == 5 and run.history.examples == 12
