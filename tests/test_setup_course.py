@@ -1,10 +1,12 @@
 """tools/setup_course.py and the JupyterLab settings it installs (jupyter/overrides.json)."""
 import json
+import types
 import sys
 from pathlib import Path
 
 import pytest
 
+import conftest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -42,3 +44,89 @@ def test_course_overrides_match_jupyterlab_schemas():
         unknown = set(values) - set(schema.get("properties", {}))
         assert not unknown, f"{plugin}: unknown settings {sorted(unknown)}"
         jsonschema.validate(values, schema)
+
+
+def test_install_overrides_writes_a_new_file_and_replaces_broken_json(tmp_path, capsys):
+    ours = json.loads(setup_course.OVERRIDES.read_text(encoding="utf-8"))
+    assert setup_course.install_overrides(tmp_path / "new" / "settings")
+    assert json.loads((tmp_path / "new" / "settings" / "overrides.json").read_text(encoding="utf-8")) == ours
+    (tmp_path / "overrides.json").write_text("{not json", encoding="utf-8")
+    assert setup_course.install_overrides(tmp_path)
+    assert json.loads((tmp_path / "overrides.json").read_text(encoding="utf-8")) == ours
+    out = capsys.readouterr().out
+    assert f"[settings] warning: {tmp_path / 'overrides.json'} is not valid JSON; replacing it\n" in out
+    assert f"[settings] course settings installed in {tmp_path / 'overrides.json'} (reload" in out
+
+
+def test_install_overrides_keeps_other_settings_of_the_same_plugin(tmp_path):
+    plugin = "@jupyterlab/notebook-extension:tracker"
+    (tmp_path / "overrides.json").write_text(json.dumps({plugin: {"kernelShutdown": False, "mine": 1}}),
+                                             encoding="utf-8")
+    setup_course.install_overrides(tmp_path)
+    merged = json.loads((tmp_path / "overrides.json").read_text(encoding="utf-8"))[plugin]
+    assert merged["mine"] == 1 and merged["kernelShutdown"] is True
+
+
+def test_install_overrides_says_when_it_cannot_write(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert setup_course.install_overrides(blocker / "settings") is False
+    assert capsys.readouterr().out.startswith(f"[settings] FAILED to write {blocker / 'settings' / 'overrides.json'} (")
+
+
+def test_check_reports_what_is_missing_and_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(setup_course, "settings_dir", lambda: tmp_path)
+    monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path / "no-data"))
+    from d2l_local import datasets
+
+    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", tmp_path / "default")
+    monkeypatch.setattr(datasets, "FASHION_MNIST", datasets.DatasetSpec("FashionMNIST", (str(tmp_path / "deb"),), "x"))
+    assert setup_course.main(["--check"]) == 1
+    out = capsys.readouterr().out
+    assert f"[settings] course settings are NOT in {tmp_path / 'overrides.json'}\n" in out
+    assert "[data] FashionMNIST was not found on this machine" in out and "--download-data" in out
+    assert out.endswith("[check] something is missing: see above\n")
+    setup_course.install_overrides(tmp_path)
+    conftest.make_dataset(tmp_path / "no-data")
+    capsys.readouterr()
+    assert setup_course.main(["--check"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"[settings] course settings are in {tmp_path / 'overrides.json'}",
+        f"[data] Fashion-MNIST found in {tmp_path / 'no-data'}", "[check] all set"]
+
+
+def test_no_install_no_launch_configures_and_stops(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(setup_course, "settings_dir", lambda: tmp_path)
+    monkeypatch.setattr(setup_course, "check_data", lambda download: download is False)
+    monkeypatch.setattr(setup_course.subprocess, "run", lambda *a, **k: pytest.fail("must not install"))
+    assert setup_course.main(["--no-install", "--no-launch"]) == 0
+    assert capsys.readouterr().out.endswith("[done] set up\n")
+    monkeypatch.setattr(setup_course, "check_data", lambda download: False)
+    assert setup_course.main(["--no-install", "--no-launch"]) == 0
+    assert capsys.readouterr().out.endswith("[done] set up (without local data: see [data] above)\n")
+
+
+def test_launch_opens_the_first_notebook_with_the_arguments_after_the_separator(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(setup_course, "settings_dir", lambda: tmp_path)
+    monkeypatch.setattr(setup_course, "check_data", lambda download: True)
+    monkeypatch.setattr(setup_course.subprocess, "call", lambda cmd, cwd: calls.append((cmd, cwd)) or 7)
+    monkeypatch.setattr(setup_course.os, "geteuid", lambda: 1000)
+    assert setup_course.main(["--no-install", "--", "--port", "8890"]) == 7
+    (cmd, cwd), = calls
+    assert cwd == REPO and cmd == [sys.executable, "-m", "jupyterlab",
+                                   "--LabApp.default_url=/lab/tree/notebooks/en/lenet.ipynb", "--port", "8890"]
+    monkeypatch.setattr(setup_course.os, "geteuid", lambda: 0)
+    setup_course.main(["--no-install"])
+    assert calls[-1][0][-1] == "--allow-root" and "--allow-root" in capsys.readouterr().out
+
+
+def test_install_runs_pip_on_the_requirements_and_stops_when_it_fails(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(setup_course.subprocess, "run",
+                        lambda cmd, cwd: calls.append(cmd) or types.SimpleNamespace(returncode=calls_rc.pop(0)))
+    calls_rc = [0, 2]
+    assert setup_course.install_packages() is True
+    assert calls[0] == [sys.executable, "-m", "pip", "install", "-r", str(REPO / "requirements.txt")]
+    assert setup_course.main(["--no-launch"]) == 1
+    assert "[install] FAILED (pip exit code 2); see pip's message above" in capsys.readouterr().out
