@@ -207,7 +207,7 @@ def test_interrupt_stops_at_a_step_boundary_and_propagates(small, capsys):
     handler_before = signal.getsignal(signal.SIGINT)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(torch.optim, "SGD", recording_sgd)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt, match="^training stopped after a completed step$"):
             d2l.train_ch6(net, *small, num_epochs=3, lr=0.9, device="cpu")
     assert signal.getsignal(signal.SIGINT) is handler_before
     history = d2l.last_history()
@@ -375,10 +375,11 @@ def test_check_classifier_runs_in_eval_mode_and_restores_the_mode(training):
     net.register_forward_pre_hook(lambda module, inputs: seen.append(module.training))
     d2l.check_classifier(net, _one_batch([1, 2]), torch.device("cpu"))
     assert seen == [False] and net.training is training and net[1].training is training
-    with pytest.raises(ValueError):
-        d2l.check_classifier(nn.Sequential(nn.Flatten(), nn.Linear(5, 10)).train(training), _one_batch([1]),
-                             torch.device("cpu"))
-    assert net.training is training
+    broken = nn.Sequential(nn.Flatten(), nn.Linear(5, 10)).train(training)  # 4 pixels in, 5 expected
+    with pytest.raises(ValueError, match=r"^the net cannot process a batch of shape \(1, 1, 2, 2\): .*Check that "
+                                         r"each layer's input size matches"):
+        d2l.check_classifier(broken, _one_batch([1]), torch.device("cpu"))
+    assert broken.training is training and broken[1].training is training
 
 
 def test_check_classifier_reads_one_batch_without_gradients():
