@@ -30,14 +30,19 @@ def small(data_root):
 
 
 def test_history_records_every_plot_point_and_epoch(small, capsys):
-    history = d2l.train_ch6(lenet(), *small, num_epochs=2, lr=0.9, device="cpu")
-    assert history.status == "finished" and d2l.last_history() is history
+    net = lenet()
+    history = d2l.train_ch6(net, *small, num_epochs=2, lr=0.9, device="cpu")
+    assert history.status == "finished" and d2l.last_history() is history and history.device == "cpu"
     assert history.steps == 16 and history.examples == 2 * 1024
     assert history.epoch == pytest.approx([i / 8 for i in range(1, 17)])  # 8 batches: plot after each
-    assert len(history.test_acc) == 2 and all(0 <= a <= 1 for a in history.test_acc)
+    with torch.no_grad():  # the trained net's own test accuracy, counted here
+        right = sum(int((net.eval()(X).argmax(dim=1) == y).sum()) for X, y in small[1])
+    assert len(history.test_acc) == 2 and history.test_acc[-1] == right / 512
     out = capsys.readouterr().out
     assert "<Figure" not in out
-    assert f"test acc {history.test_acc[-1]:.3f}" in out and "examples/sec on cpu" in out
+    assert f"test acc {right / 512:.3f}\n" in out
+    speed = re.search(r"\n(\d+\.\d) examples/sec on cpu\n$", out)
+    assert speed and float(speed.group(1)) == pytest.approx(history.examples / history.seconds, abs=0.05)
 
 
 def _hand_trained(train_batches, test_batches, num_epochs, lr, reads):
