@@ -256,3 +256,34 @@ def test_train_seeds_equals_a_visible_run_with_the_same_seed(small, capsys):
         visible = d2l.train_ch6(d2l.lenet(), train, test, 1, 0.9, "cpu")
         assert (h.train_loss, h.test_acc) == (visible.train_loss, visible.test_acc)
     assert quiet[0].train_loss != quiet[1].train_loss  # different seeds, different runs
+
+
+def test_plot_histories_cycles_ten_colours_and_has_no_title_unless_asked():
+    runs = [history(num_epochs=1) for _ in range(11)]
+    fig = d2l.plot_histories(runs, [f"r{i}" for i in range(11)])
+    loss_ax, _ = fig.axes
+    assert [line.get_color() for line in loss_ax.lines] == [f"C{i}" for i in range(10)] + ["C0"]
+    assert fig._suptitle is None
+    assert all(line.get_visible() for line in loss_ax.get_xgridlines())
+
+
+def test_results_table_with_labels_shorter_than_the_header():
+    assert d2l.results_table([history(num_epochs=1, acc=0.5)], [7]).splitlines() == [
+        "run  train loss  train acc  test acc",
+        f"7    {1 / 2:10.3f}  {0.5 - 0.1 / 2:9.3f}  {0.5 - 0.05:8.3f}"]
+
+
+def test_train_seeds_shows_what_was_printed_when_a_run_fails(small, capsys):
+    train, test = small
+
+    def too_few_outputs():
+        return d2l.lenet_variant(num_classes=5)
+
+    with pytest.raises(ValueError, match=r"but the net scores only 5 classes"):
+        d2l.train_seeds(too_few_outputs, train, test, 1, 0.9, seeds=[0], device="cpu")
+    assert capsys.readouterr().out == "training on cpu\n"
+
+
+def test_seeds_table_refuses_an_unfinished_run():
+    with pytest.raises(ValueError, match=r"^run 'max' has no completed epoch to show$"):
+        d2l.seeds_table({"max": [d2l.TrainHistory(1, "cpu")]}, [0])
