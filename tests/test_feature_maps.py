@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import shutil
 
 import pytest
@@ -398,3 +399,44 @@ def test_feature_map_explorer_explains_bad_arguments(fashion, data, kwargs, erro
     pytest.importorskip("ipywidgets")
     with pytest.raises(error, match=match):
         d2l.feature_map_explorer(d2l.lenet(), fashion[1] if data is None else data, **kwargs)
+
+
+def test_feature_maps_include_identity_and_stop_at_pooling():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Identity(), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(2, 3, 3),
+                        nn.Flatten(), nn.Linear(3 * 10 * 10, 10))
+    X = torch.rand(2, 1, 26, 26)
+    maps = d2l.feature_maps(net, X)
+    with torch.no_grad():
+        expected = [net[:3](X), net[:5](X)]  # conv, identity, relu; then pooling and the last conv alone
+    assert len(maps) == 2 and all(torch.equal(m, e) for m, e in zip(maps, expected))
+
+
+class Holder:
+    """Not a TensorBatches, but holding ``images`` and ``labels`` tensors in its own order."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __iter__(self):
+        raise AssertionError("read through its tensors, not its batches")
+
+
+def test_a_loader_holding_images_and_labels_is_read_through_them(small):
+    images, labels, _ = small
+    holder = Holder(images, labels)
+    assert d2l.class_counts(holder) == torch.bincount(labels, minlength=10).tolist()
+    X, _ = d2l.pick_examples(holder, ["coat"], [3])
+    assert torch.equal(X[0], _nth(images, labels, 4, 3))
+
+
+@pytest.mark.parametrize("cls", [-1, 10, 2.0])
+def test_class_numbers_outside_the_names_are_refused(small, cls):
+    with pytest.raises(ValueError, match=rf"^class must be a name or a number from 0 to 9, got {re.escape(repr(cls))}$"):
+        d2l.pick_examples(small[2]["list"], [cls])
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, -3])
+def test_class_counts_needs_a_positive_int(bad):
+    with pytest.raises(ValueError, match=rf"^num_classes must be a positive int, got {re.escape(repr(bad))}$"):
+        d2l.class_counts([], bad)
+    assert d2l.class_counts([], 1) == [0]
