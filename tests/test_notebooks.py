@@ -198,6 +198,7 @@ def tool_copy(tmp_path):
     """A copy of the tool in a bare repository layout, and a function that writes notebook pairs and runs it."""
     (tmp_path / "tools").mkdir()
     shutil.copy(REPO / "tools" / "sync_zh_outputs.py", tmp_path / "tools")
+    shutil.copy(REPO / "pyproject.toml", tmp_path)  # the project's settings (mutmut reads them in a mutated copy)
     for lang in ("en", "zh"):
         (tmp_path / "notebooks" / lang).mkdir(parents=True)
 

@@ -237,8 +237,8 @@ def test_a_language_without_notebooks_is_an_error(small_course, tmp_path):
 
 
 def test_main_writes_where_asked_and_says_what_it_did(small_course, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(edition, "NOTEBOOKS", small_course)
-    monkeypatch.setattr(edition.build, "__defaults__", (small_course,))
+    build = edition.build
+    monkeypatch.setattr(edition, "build", lambda out: build(out, small_course))
     assert edition.main(["--out", str(tmp_path / "mine")]) == 0
     out = tmp_path / "mine" / "notebooks"
     assert capsys.readouterr().out.splitlines() == [
