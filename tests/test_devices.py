@@ -1,6 +1,8 @@
 """try_gpu's fallbacks and check_device's errors, with CUDA and MPS simulated where absent."""
 from __future__ import annotations
 
+import types
+
 import pytest
 import torch
 
@@ -124,9 +126,10 @@ def test_unknown_device_types_say_what_to_use():
 
 
 def test_mps_availability_follows_torch(monkeypatch):
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert devices._mps_available() is True
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert devices._mps_available() is False
-    monkeypatch.delattr(torch.backends, "mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert devices._mps_available() is True
+    old_torch = types.SimpleNamespace(backends=types.SimpleNamespace())  # a torch from before the MPS backend
+    monkeypatch.setattr(devices, "torch", old_torch)
     assert devices._mps_available() is False
