@@ -133,3 +133,9 @@ def test_mps_availability_follows_torch(monkeypatch):
     old_torch = types.SimpleNamespace(backends=types.SimpleNamespace())  # a torch from before the MPS backend
     monkeypatch.setattr(devices, "torch", old_torch)
     assert devices._mps_available() is False
+
+
+def test_plain_cuda_needs_just_one_gpu(no_accelerators, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert d2l.check_device("cuda") == torch.device("cuda") and d2l.check_device("cuda:0") == torch.device("cuda:0")
