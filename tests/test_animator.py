@@ -224,3 +224,11 @@ def test_show_images_puts_each_image_and_title_on_its_own_axes():
         assert not axes[3].images and not axes[0].get_xaxis().get_visible() and not axes[0].get_yaxis().get_visible()
     finally:
         plt.close(axes[0].figure)
+
+
+def test_save_writes_the_current_figure(tmp_path):
+    a = d2l.Animator(legend=["loss"], notebook=False, min_interval=3600)
+    a.add(1, 0.5)
+    a.save(tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [t.get_text() for t in a.axes[0].get_legend().get_texts()] == ["loss"]  # rendered before saving

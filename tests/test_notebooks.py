@@ -19,8 +19,8 @@ import pytest
 
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import sync_zh_outputs as zh_sync  # noqa: E402
+sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
+from tools import sync_zh_outputs as zh_sync  # noqa: E402
 
 EN = sorted((REPO / "notebooks" / "en").glob("*.ipynb"))
 ZH = sorted((REPO / "notebooks" / "zh").glob("*.ipynb"))

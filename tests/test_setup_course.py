@@ -9,8 +9,8 @@ import pytest
 import conftest
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import setup_course  # noqa: E402
+sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
+from tools import setup_course  # noqa: E402
 
 
 def test_setup_course_merges_overrides(tmp_path):

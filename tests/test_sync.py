@@ -13,8 +13,8 @@ import pytest
 import d2l_local
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import sync_d2l_local as sync  # noqa: E402
+sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
+from tools import sync_d2l_local as sync  # noqa: E402
 
 EXERCISES = sorted((REPO / "notebooks" / "en").glob("lenet_ex*.ipynb"))
 
