@@ -209,6 +209,8 @@ def test_sweep_trains_every_config_quietly_and_plots_test_accuracy(recipes_seen,
     expected += [(e, [None, acc]) for e, acc in enumerate(runs[1]["history"].test_acc, 1)]
     assert animator.points == expected and len(expected) == 5
     assert animator.Y == [runs[0]["history"].test_acc, runs[1]["history"].test_acc]
+    assert tuple(animator.fig.get_size_inches()) == (6, 3) and animator.xlim == [0.9, 3.1]  # the longest run: 3
+    assert animator.fmts == ["C0o-", "C1o-"] and animator.hidden is False
 
 
 def test_sweep_checks_every_config_before_training(recipes_seen):
