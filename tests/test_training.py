@@ -550,3 +550,16 @@ def test_the_epoch_position_and_a_new_epochs_sums():
     assert (loss, acc) == (3.0, 1.0)  # the second epoch's sums start from zero
     assert run.history.epoch == [0.25, 1.25] and run.history.train_loss == [1.0, 3.0]
     assert run.history.train_acc == [0.5, 1.0] and run.history.steps == 2 and run.history.examples == 3
+
+
+def test_check_classifier_accepts_an_empty_first_batch():
+    d2l.check_classifier(_scores(10), [(torch.zeros(0, 1, 2, 2), torch.zeros(0, dtype=torch.int64))],
+                         torch.device("cpu"))  # no label to check: nothing to refuse
+
+
+def test_a_two_class_chance_floor_is_ln_2():
+    """With two outputs the loss of guessing is ln 2 = 0.693: 10 x 0.693 is the limit, not 10 x the first loss."""
+    with pytest.raises(d2l.LossExplodedError, match=r"starting value 0\.693 "), _run_on("cpu", num_batches=50) as run:
+        for value in [0.01] + [7.0] * 12:
+            run.add_batch(torch.tensor(value), torch.zeros(2, 2), torch.tensor([0, 1]))
+        run.read()
