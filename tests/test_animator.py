@@ -232,3 +232,14 @@ def test_save_writes_the_current_figure(tmp_path):
     a.save(tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [t.get_text() for t in a.axes[0].get_legend().get_texts()] == ["loss"]  # rendered before saving
+
+
+def test_show_images_accepts_tensors_that_need_gradients():
+    import matplotlib.pyplot as plt
+
+    image = torch.rand(3, 3, requires_grad=True)
+    axes = d2l.show_images([image], 1, 1)
+    try:
+        assert (axes[0].images[0].get_array() == image.detach().numpy()).all()
+    finally:
+        plt.close(axes[0].figure)

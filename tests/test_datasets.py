@@ -1,6 +1,7 @@
 """The offline data finder: search order, IDX checks, and the errors a student sees."""
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import re
@@ -320,6 +321,9 @@ def test_a_folder_without_the_dataset_and_the_offline_message(isolated):
     assert lines[:3] == ["FashionMNIST was not found on this machine and could not be downloaded.", "Looked in:",
                          f"  - {isolated / 'empty'} (root argument): no FashionMNIST files"]
     assert "Download: not attempted (download=False)" in lines
+    assert lines[-2] == ("  2. Set D2L_DATA_DIR to a folder that holds FashionMNIST/raw/ with the four files "
+                         "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+                         "t10k-labels-idx1-ubyte.gz), e.g. export D2L_DATA_DIR=/path/to/data")
     assert lines[-3].startswith("  1. Connect to the internet and run this again; the files (about 30 MB)")
     assert lines[-1] == "  3. On Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist"
 
@@ -347,3 +351,16 @@ def test_every_fashion_mnist_label_has_its_name():
 def test_the_wait_limit_from_the_environment(monkeypatch, value, seconds):
     monkeypatch.setenv(datasets.DOWNLOAD_WAIT_ENV, value)
     assert datasets.download_wait_s() == seconds
+
+
+def test_a_write_problem_without_an_os_reason_quotes_the_error(tmp_path):
+    err = OSError("the file system said no")
+    err.errno = errno.EROFS  # an errno but no strerror, as some file systems raise it
+    assert datasets._write_problem(err, tmp_path, datasets.FASHION_MNIST) == (
+        f"not possible: cannot write to {tmp_path} (the file system said no); it is read-only or not a folder. "
+        f"Set D2L_DATA_DIR to a writable folder.")
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert datasets._write_problem(full, tmp_path, datasets.FASHION_MNIST) == (
+        f"not possible: not enough free space on the disk holding {tmp_path} (No space left on device). Free about "
+        f"90 MB there, or set D2L_DATA_DIR to a folder on a disk with room.")
+    assert datasets._write_problem(OSError(errno.ECONNRESET, "reset"), tmp_path, datasets.FASHION_MNIST) is None

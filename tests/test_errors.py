@@ -130,3 +130,27 @@ def test_plot_confusion_matrix_writes_large_counts_in_white():
     assert colours == {"10": "white", "5": "black", "6": "white", "0": "black"}  # white above half the largest
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b"]
     assert fig.axes[1].get_ylabel() == "test images"
+
+
+class OnAnotherDevice(nn.Module):
+    """A net whose parameters live on torch's shape-only 'meta' device (as on a GPU); it records where its input is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1, device="meta"))
+        self.seen: list[str] = []
+
+    def forward(self, X):
+        self.seen.append(X.device.type)
+        return torch.zeros(len(X), 3)
+
+
+def test_batches_go_to_the_nets_device():
+    net = OnAnotherDevice()
+    d2l.confusion_matrix(net, batches([0, 1, 2], [0, 1, 2]), num_classes=3)
+    assert net.seen == ["meta", "meta"]
+
+
+def test_the_matrix_is_drawn_in_blues():
+    fig = d2l.plot_confusion_matrix(torch.tensor([[1, 0], [0, 1]]), ["a", "b"])
+    assert fig.axes[0].images[0].get_cmap().name == "Blues"

@@ -303,3 +303,10 @@ def test_random_flip_draws_on_the_generators_device_and_flips_the_width():
         assert torch.equal(image, original.flip(-1) if flip else original)
     assert 0 < int(chosen.sum()) < 6
 
+
+
+def test_random_flip_moves_the_draws_to_the_images_device():
+    """Images on another device than the generator (here torch's shape-only 'meta' device, as a GPU would be)."""
+    X = torch.empty(4, 1, 2, 2, device="meta")
+    out = d2l.random_flip(X, generator=torch.Generator().manual_seed(0))
+    assert out.device.type == "meta" and out.shape == X.shape
