@@ -364,3 +364,14 @@ def test_a_write_problem_without_an_os_reason_quotes_the_error(tmp_path):
         f"not possible: not enough free space on the disk holding {tmp_path} (No space left on device). Free about "
         f"90 MB there, or set D2L_DATA_DIR to a folder on a disk with room.")
     assert datasets._write_problem(OSError(errno.ECONNRESET, "reset"), tmp_path, datasets.FASHION_MNIST) is None
+
+
+def test_the_lock_holder_as_written_or_nothing(tmp_path):
+    lock = tmp_path / ".FashionMNIST.lock"
+    assert datasets._holder(lock) == ""  # no file: nothing to say
+    lock.write_text("")
+    assert datasets._holder(lock) == ""  # an empty file, as a holder leaves it for a moment
+    lock.write_bytes(b"\xff\xfe not utf-8")
+    assert datasets._holder(lock) == ""
+    lock.write_text(" pid 12 on lab-3\n")
+    assert datasets._holder(lock) == " (pid 12 on lab-3)"

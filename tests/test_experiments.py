@@ -65,7 +65,7 @@ def test_results_table_lists_the_final_numbers():
 ])
 def test_comparison_helpers_reject_bad_input(args, error, match):
     for helper in (d2l.plot_histories, d2l.results_table):
-        with pytest.raises(error, match=match):
+        with pytest.raises(error, match=f"^{match}$"):
             helper(*args)
 
 
@@ -134,7 +134,7 @@ def test_explore_run_quiet_prints_nothing(recipes_seen, capsys):
 ])
 def test_explore_run_rejects_bad_settings_before_training(recipes_seen, settings, error, match):
     runs = []
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=f"^{match}"):
         d2l.explore_run(settings, [], [], runs)
     assert recipes_seen == [] and runs == []
 

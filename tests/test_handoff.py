@@ -250,3 +250,15 @@ def test_the_default_work_folder_outside_a_checkout(monkeypatch, tmp_path):
     assert handoff.work_dir() == tmp_path / "cache"
     monkeypatch.setenv("D2L_WORK_DIR", "~/exercises")
     assert handoff.work_dir() == Path.home() / "exercises" and handoff.work_dir("~/x") == Path.home() / "x"
+
+
+def test_a_missing_class_without_a_name_is_quoted(tmp_path, monkeypatch):
+    d2l.save_network(d2l.lenet(), "net", folder=tmp_path)
+
+    def unpickling_fails(*args, **kwargs):
+        raise ImportError("cannot import the helper")  # no module name, no "attribute '...'"
+
+    monkeypatch.setattr(handoff.torch, "load", unpickling_fails)
+    with pytest.raises(ValueError, match=r"is built from ImportError: cannot import the helper, which is defined in "
+                                         r"another notebook, not here\. Define ImportError: cannot import the helper"):
+        d2l.load_network("net", folder=tmp_path)

@@ -42,7 +42,7 @@ def test_recipe_defaults_are_the_chapters():
     (dict(augment="yes"), r"augment must be True or False, got 'yes'"),
 ])
 def test_recipe_explains_bad_settings(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^{match}$"):
         d2l.Recipe(**kwargs)
 
 

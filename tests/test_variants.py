@@ -79,7 +79,7 @@ def test_image_size_sets_the_first_dense_layer():
      r"layers, a smaller kernel or same_padding=True"),
 ])
 def test_variant_explains_bad_settings(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^{match}$"):
         d2l.lenet_variant(**kwargs)
 
 
