@@ -66,7 +66,7 @@ def test_misclassified_returns_the_first_wrong_examples_and_restores_the_mode(tr
 
 
 def test_misclassified_says_when_nothing_is_wrong():
-    with pytest.raises(ValueError, match="classifies every example correctly"):
+    with pytest.raises(ValueError, match="^the net classifies every example correctly: nothing to show$"):
         d2l.misclassified(Fixed(), batches([0, 1], [0, 1]), ["a", "b", "c"])
 
 

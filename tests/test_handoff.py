@@ -203,7 +203,8 @@ def test_a_class_from_a_module_that_is_gone(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("fallback", [chapter_lenet, ("text",), ("text", "not callable"), (chapter_lenet, "text")])
 def test_fallback_must_be_a_description_and_a_function(tmp_path, fallback):
-    with pytest.raises(TypeError, match=r"fallback must be a pair \(description, make\)"):
+    with pytest.raises(TypeError, match=r"^fallback must be a pair \(description, make\): a short text saying what "
+                                        r"make\(\) builds, and a function returning \(net, recipe\); got "):
         d2l.load_network("net", fallback=fallback, folder=tmp_path)
 
 

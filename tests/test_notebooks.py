@@ -322,7 +322,9 @@ def test_main_copies_every_pair_or_refuses_them_all(tmp_path, monkeypatch, capsy
     for name, zh_code in (("a.ipynb", SAMPLE), ("b.ipynb", _changed("changed number")[0])):
         nbformat.write(_notebook(SAMPLE, outputs=True), tmp_path / "notebooks" / "en" / name)
         nbformat.write(_notebook(zh_code, outputs=False), tmp_path / "notebooks" / "zh" / name)
-    with pytest.raises(SystemExit, match="differs from the English: copy the code over first"):
+    with pytest.raises(SystemExit, match=r"^the code of the Chinese notebooks differs from the English: copy the code "
+                                         r"over first \(translate only prose, comments and docstrings\); nothing was "
+                                         r"changed$"):
         zh_sync.main([])
     assert "notebooks/zh/b.ipynb: zh cell 1" in capsys.readouterr().err
     assert nbformat.read(tmp_path / "notebooks" / "zh" / "a.ipynb", as_version=4).cells[1].outputs == []
