@@ -289,3 +289,11 @@ def test_train_seeds_shows_what_was_printed_when_a_run_fails(small, capsys):
 def test_seeds_table_refuses_an_unfinished_run():
     with pytest.raises(ValueError, match=r"^run 'max' has no completed epoch to show$"):
         d2l.seeds_table({"max": [d2l.TrainHistory(1, "cpu")]}, [0])
+
+
+def test_plot_histories_puts_loss_and_accuracy_side_by_side():
+    fig = d2l.plot_histories([history()], ["a"])
+    loss_ax, acc_ax = fig.axes
+    left, right = loss_ax.get_position(), acc_ax.get_position()
+    assert left.x1 <= right.x0 and left.y0 == pytest.approx(right.y0)
+    assert loss_ax.get_shared_x_axes().joined(loss_ax, acc_ax)

@@ -268,3 +268,16 @@ def test_mnist_loader_reads_mnist(mnist_root):
     assert (len(train_iter), len(test_iter)) == (120, 20) and train_iter.shuffle and not test_iter.shuffle
     assert test_iter.labels[:5].tolist() == [7, 2, 1, 0, 4]
     assert next(iter(test_iter))[0].shape == (500, 1, 14, 14)
+
+
+def test_both_loaders_honour_root_and_device(isolated):
+    """A tiny MNIST and Fashion-MNIST in a folder only ``root`` names; the tensors go to ``device`` (here 'meta')."""
+    from conftest import make_dataset
+
+    for name, load in (("MNIST", d2l.load_data_mnist), ("FashionMNIST", d2l.load_data_fashion_mnist)):
+        make_dataset(isolated / "mine" / name / "raw", n_train=10, n_test=4)
+        train_iter, test_iter = load(4, root=isolated / "mine")
+        assert test_iter.labels.tolist() == [0, 1, 2, 3] and len(train_iter) == 3
+        train_iter, test_iter = load(4, root=isolated / "mine", device="meta")
+        assert train_iter.stored_images.device.type == test_iter.labels.device.type == "meta"
+        assert train_iter.stored_images.shape == (10, 1, 28, 28)
