@@ -348,7 +348,9 @@ def test_feature_map_explorer_redraws_the_chosen_examples(fashion, drawn):
     panel = d2l.feature_map_explorer(d2l.lenet(), test_iter)
     assert isinstance(panel, widgets.VBox)
     (first, second), out = _parts(panel)
-    assert [first[0].value, second[0].value] == ["pullover", "coat"]
+    assert [first[0].value, second[0].value] == ["pullover", "coat"] and first[0].options == tuple(NAMES)
+    assert [w.description for w in (*first, *second)] == ["class", "example #"] * 2
+    assert [w.layout.width for w in first] == ["220px", "200px"] and first[1].min == 0 and first[1].value == 0
     assert first[1].max == second[1].max == int(torch.bincount(labels)[4]) - 1 == 999
     assert len(drawn) == 1 and out.outputs[0]["data"]["text/plain"] == "figure 1"
     first[0].value = "bag"
