@@ -449,3 +449,20 @@ def test_class_counts_needs_a_positive_int(bad):
     with pytest.raises(ValueError, match=rf"^num_classes must be a positive int, got {re.escape(repr(bad))}$"):
         d2l.class_counts([], bad)
     assert d2l.class_counts([], 1) == [0]
+
+
+class NoFloatCopy(d2l.TensorBatches):
+    """A course loader that fails if the whole float copy of its images is made (188 MB for Fashion-MNIST)."""
+
+    @property
+    def images(self):
+        raise AssertionError("read stored_images instead")
+
+
+def test_the_course_loaders_are_read_without_a_float_copy(small):
+    images, labels, _ = small
+    pixels = (images * 255).round().to(torch.uint8)
+    loader = NoFloatCopy(pixels, labels, 64)
+    assert d2l.class_counts(loader) == torch.bincount(labels, minlength=10).tolist()
+    X, _ = d2l.pick_examples(loader, ["coat"], [1])
+    assert torch.equal(X[0], _nth(pixels, labels, 4, 1).float() / 255)
