@@ -261,6 +261,9 @@ def test_plot_feature_maps_shows_every_map_with_shared_colour_limits(n):
         expected = [net[:2](X), net[:5](X)]
     inputs, *blocks = fig.subfigs
     assert [ax.get_title() for ax in inputs.axes] == titles
+    assert inputs._suptitle.get_text() == "input" and inputs._suptitle.get_fontsize() == 10
+    # 0.75 inch per column of maps (3 and 8) and 2 for the inputs, 0.4 per colour bar; 1.5 per input and 1 more
+    assert tuple(fig.get_size_inches()) == pytest.approx((0.75 * (2 + 3 + 8) + 0.4 * 2, 1.5 * n + 1.0))
     for r, ax in enumerate(inputs.axes):
         assert (ax.images[0].get_array() == X[r, 0].numpy()).all()
     for b, (part, maps) in enumerate(zip(blocks, expected)):
@@ -299,6 +302,8 @@ def test_plot_feature_maps_restores_the_mode(training):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(X=torch.rand(2, 3, 28, 28)),
      r"X must be grey-scale images shaped \(batch, 1, height, width\), got \(2, 3, 28, 28\)"),
+    (dict(X=[[0.0]]), r"X must be grey-scale images shaped \(batch, 1, height, width\), got list"),
+    (dict(X=torch.rand(2, 1, 28)), r"X must be grey-scale images shaped \(batch, 1, height, width\), got \(2, 1, 28\)"),
     (dict(X=torch.rand(7, 1, 28, 28)), "show between 1 and 6 images at a time, got 7"),
     (dict(X=torch.rand(0, 1, 28, 28)), "show between 1 and 6 images at a time, got 0"),
     (dict(titles=["only one"]), "got 1 titles for 2 images"),
