@@ -279,6 +279,10 @@ def test_plot_feature_maps_shows_every_map_with_shared_colour_limits(n):
                 image = grid[(2 * r + k // c) * c + k % c].images[0]
                 assert image.get_clim() == limits
                 torch.testing.assert_close(torch.from_numpy(image.get_array().data), maps[r, k])
+                (number,) = image.axes.texts  # the channel's number in the panel's top left corner
+                assert (number.get_text(), number.get_position()) == (str(k), (0.04, 0.96))
+                assert number.get_transform() == image.axes.transAxes
+        assert colorbar.get_box_aspect() == pytest.approx(1 / 25)  # a long thin bar under the maps
 
 
 def test_plot_feature_maps_one_block_and_odd_channel_counts():
