@@ -130,3 +130,36 @@ def test_install_runs_pip_on_the_requirements_and_stops_when_it_fails(monkeypatc
     assert calls[0] == [sys.executable, "-m", "pip", "install", "-r", str(REPO / "requirements.txt")]
     assert setup_course.main(["--no-launch"]) == 1
     assert "[install] FAILED (pip exit code 2); see pip's message above" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("in_venv", [True, False])
+def test_install_says_where_it_installs_and_suggests_a_venv_outside_one(monkeypatch, capsys, in_venv):
+    monkeypatch.setattr(setup_course.sys, "base_prefix", "/elsewhere" if in_venv else setup_course.sys.prefix)
+    monkeypatch.setattr(setup_course.subprocess, "run", lambda cmd, cwd: types.SimpleNamespace(returncode=0))
+    assert setup_course.install_packages() is True
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"[install] pip install -r requirements.txt into {sys.prefix}"
+    note = ("[install] note: this is not a virtual environment; `python -m venv .venv` first keeps the course apart "
+            "from other projects")
+    assert lines[1:] == ([] if in_venv else [note])
+
+
+def test_settings_dir_is_jupyterlabs_or_its_default(monkeypatch):
+    from jupyterlab.commands import get_app_dir
+
+    assert setup_course.settings_dir() == Path(get_app_dir()) / "settings"
+    monkeypatch.setitem(sys.modules, "jupyterlab.commands", None)  # JupyterLab not installed yet
+    assert setup_course.settings_dir() == Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings"
+
+
+def test_download_data_is_passed_on_and_ctrl_c_ends_jupyterlab_quietly(tmp_path, monkeypatch, capsys):
+    asked = []
+    monkeypatch.setattr(setup_course, "settings_dir", lambda: tmp_path)
+    monkeypatch.setattr(setup_course, "check_data", lambda download: asked.append(download) or True)
+
+    def interrupted(cmd, cwd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(setup_course.subprocess, "call", interrupted)
+    assert setup_course.main(["--no-install", "--download-data"]) == 0 and asked == [True]
+    assert "[launch] starting JupyterLab in" in capsys.readouterr().out
