@@ -82,10 +82,10 @@ def _hand_trained(train_batches, test_batches, num_epochs, lr, reads):
 
 @pytest.fixture(scope="module")
 def uneven(data_root):
-    """600 training examples in 11 batches of 56 (the last one 40) and 300 test examples, not shuffled."""
+    """300 training examples in 11 batches of 28 (the last one 20) and 150 test examples, not shuffled."""
     train_iter, test_iter = d2l.load_data_fashion_mnist(256, root=data_root)
-    return (d2l.TensorBatches(train_iter.stored_images[:600], train_iter.labels[:600], 56),
-            d2l.TensorBatches(test_iter.stored_images[:300], test_iter.labels[:300], 128))
+    return (d2l.TensorBatches(train_iter.stored_images[:300], train_iter.labels[:300], 28),
+            d2l.TensorBatches(test_iter.stored_images[:150], test_iter.labels[:150], 64))
 
 
 def test_history_equals_a_plain_training_loop_on_the_same_batches(uneven, capsys):
@@ -99,7 +99,7 @@ def test_history_equals_a_plain_training_loop_on_the_same_batches(uneven, capsys
     assert history.train_loss == pytest.approx([loss for _, loss, _ in points], rel=1e-5)
     assert history.train_acc == pytest.approx([acc for _, _, acc in points], abs=1e-12)
     assert history.test_acc == pytest.approx(test_acc, abs=1e-12)
-    assert (history.steps, history.examples, history.num_epochs) == (22, 1200, 2)
+    assert (history.steps, history.examples, history.num_epochs) == (22, 600, 2)
     assert history.train_loss[-1] < history.train_loss[0]  # it learned something: the comparison is not vacuous
     out = capsys.readouterr().out
     assert out.startswith("training on cpu\n")
@@ -108,7 +108,7 @@ def test_history_equals_a_plain_training_loop_on_the_same_batches(uneven, capsys
 
 def test_the_seed_decides_the_weights_and_the_batch_order(uneven):
     train_iter, test_iter = uneven
-    shuffled = d2l.TensorBatches(train_iter.stored_images, train_iter.labels, 56, shuffle=True)
+    shuffled = d2l.TensorBatches(train_iter.stored_images, train_iter.labels, 28, shuffle=True)
     runs = []
     for seed in (7, 7, 8):
         d2l.set_seed(seed)
