@@ -118,7 +118,8 @@ def test_launch_opens_the_first_notebook_with_the_arguments_after_the_separator(
                                    "--LabApp.default_url=/lab/tree/notebooks/en/lenet.ipynb", "--port", "8890"]
     monkeypatch.setattr(setup_course.os, "geteuid", lambda: 0)
     setup_course.main(["--no-install"])
-    assert calls[-1][0][-1] == "--allow-root" and "--allow-root" in capsys.readouterr().out
+    assert calls[-1][0][-1] == "--allow-root"
+    assert "[launch] note: running as root (JupyterLab needs --allow-root for that; added)\n" in capsys.readouterr().out
 
 
 def test_install_runs_pip_on_the_requirements_and_stops_when_it_fails(monkeypatch, capsys):
@@ -163,3 +164,36 @@ def test_download_data_is_passed_on_and_ctrl_c_ends_jupyterlab_quietly(tmp_path,
     monkeypatch.setattr(setup_course.subprocess, "call", interrupted)
     assert setup_course.main(["--no-install", "--download-data"]) == 0 and asked == [True]
     assert "[launch] starting JupyterLab in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_check_data_downloads_only_when_asked_and_reads_this_checkout(monkeypatch, tmp_path, capsys, download):
+    from d2l_local import datasets
+
+    asked = []
+
+    def find(spec, download):
+        asked.append((spec.name, download))
+        return {"a": tmp_path / "FashionMNIST" / "raw" / "a.gz"}
+
+    monkeypatch.setattr(datasets, "find_dataset", find)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert setup_course.check_data(download) is True
+    assert asked == [("FashionMNIST", download)] and sys.path[0] == str(REPO)
+    assert capsys.readouterr().out == f"[data] Fashion-MNIST found in {tmp_path / 'FashionMNIST' / 'raw'}\n"
+
+
+def test_check_data_without_data_says_how_to_get_it(monkeypatch, capsys):
+    from d2l_local import datasets
+
+    def missing(spec, download):
+        raise datasets.DatasetNotFoundError("FashionMNIST was not found")
+
+    monkeypatch.setattr(datasets, "find_dataset", missing)
+    assert setup_course.check_data(False) is False
+    assert capsys.readouterr().out.splitlines() == [
+        "[data] FashionMNIST was not found",
+        "[data] Or run `python tools/setup_course.py --download-data` once while online. (The notebook also "
+        "downloads it on first use when the machine is online.)"]
+    assert setup_course.check_data(True) is False
+    assert capsys.readouterr().out == "[data] FashionMNIST was not found\n"

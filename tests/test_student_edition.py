@@ -245,3 +245,15 @@ def test_main_writes_where_asked_and_says_what_it_did(small_course, tmp_path, mo
         f"{out / 'en' / 'att.ipynb'}: 1 solution cell(s) replaced", f"{out / 'en' / 'ex.ipynb'}: 2 solution cell(s) replaced",
         f"{out / 'zh' / 'ex.ipynb'}: 2 solution cell(s) replaced", f"student edition: 3 notebooks in {out}"]
     assert edition.DEFAULT_OUT == REPO / "build" / "student"
+
+
+def test_main_writes_to_build_student_by_default_and_has_help(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(edition, "build", lambda out: seen.append(out) or [])
+    assert edition.main([]) == 0 and seen == [REPO / "build" / "student"]
+    assert capsys.readouterr().out == f"student edition: 0 notebooks in {REPO / 'build' / 'student' / 'notebooks'}\n"
+    with pytest.raises(SystemExit):
+        edition.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert "Build the student edition of the course: every notebook, without the worked solutions." in out
+    assert "output folder (default: build/student)" in out
