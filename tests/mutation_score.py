@@ -23,7 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "tests" / "README.md"
-KILLED = {1, 3, 24, -24, 36, 152, 255}  # failed tests, pytest's internal error, timeouts (mutmut's exit codes)
+TIMEOUTS = {24, -24, 36, 152, 255}  # mutmut's exit codes for a worker stopped at its time limit
+KILLED = {1, 3} | TIMEOUTS  # failed tests, pytest's internal error, timeouts
 SURVIVED = {0, 5, 33}  # tests passed, or no test reached the mutant
 EQUIVALENT = re.compile(r"^- `([\w.ǁ]+__mutmut_\d+)`: \S")
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, code in codes.items():
             if code in KILLED:
                 counts["killed"] += 1
+                counts["timeouts"] += code in TIMEOUTS
             elif code in SURVIVED and name in equivalent:
                 counts["equivalent"] += 1
             elif code in SURVIVED:
@@ -88,12 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path:<34} {len(codes):>7} {counts['killed']:>6} {counts['equivalent']:>5} {counts['survived']:>5} "
               f"{counts['not run']:>7}")
     judged = totals["killed"] + totals["survived"]
+    print(f"score of the mutants run: {totals['killed']} killed of {judged} non-equivalent mutants = "
+          f"{100 * totals['killed'] / max(judged, 1):.1f}% ({totals['timeouts']} of the kills by timeout; "
+          f"{totals['equivalent']} equivalent, "
+          f"{totals['not run']} not run)")
     weighted = sum(len(codes) * rate for codes, rate in rates)
     print(f"\nestimate for all {sum(len(c) for c, _ in rates)} mutants of the modules run (each module's killed "
           f"fraction weighted by its mutants): {100 * weighted / max(sum(len(c) for c, _ in rates), 1):.1f}%")
-    print(f"score of the mutants run: {totals['killed']} killed of {judged} non-equivalent mutants = "
-          f"{100 * totals['killed'] / max(judged, 1):.1f}% ({totals['equivalent']} equivalent, "
-          f"{totals['not run']} not run)")
     stale = equivalent - {name for codes in by_file.values() for name, code in codes.items() if code in SURVIVED}
     if stale:
         print(f"listed as equivalent but not a survivor now: {', '.join(sorted(stale))}")

@@ -197,3 +197,18 @@ def test_check_data_without_data_says_how_to_get_it(monkeypatch, capsys):
         "downloads it on first use when the machine is online.)"]
     assert setup_course.check_data(True) is False
     assert capsys.readouterr().out == "[data] FashionMNIST was not found\n"
+
+
+def test_arguments_come_from_the_command_line_and_help_lists_them(monkeypatch, capsys):
+    monkeypatch.setattr(setup_course, "overrides_installed", lambda: True)
+    monkeypatch.setattr(setup_course, "check_data", lambda download: False)
+    monkeypatch.setattr(sys, "argv", ["setup_course.py", "--check"])
+    assert setup_course.main() == 1 and capsys.readouterr().out == "[check] something is missing: see above\n"
+    with pytest.raises(SystemExit):
+        setup_course.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for text in ("Set up this course on one machine and open it in JupyterLab.", "do not start JupyterLab at the end",
+                 "skip pip install -r requirements.txt", "download Fashion-MNIST (about 30 MB) if no local copy is found",
+                 "only report: install nothing, write nothing, download nothing, launch nothing; exit code 1 when "
+                 "something is missing", "Arguments after -- are passed to JupyterLab."):
+        assert text in out, text
