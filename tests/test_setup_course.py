@@ -49,7 +49,8 @@ def test_course_overrides_match_jupyterlab_schemas():
 def test_install_overrides_writes_a_new_file_and_replaces_broken_json(tmp_path, capsys):
     ours = json.loads(setup_course.OVERRIDES.read_text(encoding="utf-8"))
     assert setup_course.install_overrides(tmp_path / "new" / "settings")
-    assert json.loads((tmp_path / "new" / "settings" / "overrides.json").read_text(encoding="utf-8")) == ours
+    written = (tmp_path / "new" / "settings" / "overrides.json").read_text(encoding="utf-8")
+    assert written == json.dumps(ours, indent=2) + "\n"  # readable, for a student who opens it
     (tmp_path / "overrides.json").write_text("{not json", encoding="utf-8")
     assert setup_course.install_overrides(tmp_path)
     assert json.loads((tmp_path / "overrides.json").read_text(encoding="utf-8")) == ours
