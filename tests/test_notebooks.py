@@ -333,3 +333,16 @@ def test_main_copies_every_pair_or_refuses_them_all(tmp_path, monkeypatch, capsy
     assert nbformat.read(tmp_path / "notebooks" / "zh" / "a.ipynb", as_version=4).cells[1].execution_count == 3
     with pytest.raises(SystemExit, match=r"no Chinese twin: .*c\.ipynb"):
         zh_sync.main(["c.ipynb"])
+
+
+def test_magics_are_masked_in_place_and_strings_kept_whole():
+    assert zh_sync._mask_magics("if x:\n    %time f()\n!ls") == "if x:\n    __ipython_magic__('%time f()')\n__ipython_magic__('!ls')"
+    assert zh_sync.code_skeleton('x = """a  \n\nb"""  # note\n\ny = 1  \n') == 'x = """a  \n\nb"""\ny = 1'
+
+
+def test_every_code_cell_pair_is_compared_and_the_shorter_side_named():
+    en = [{"cell_type": "code", "id": "1", "source": "a = 1"}, {"cell_type": "code", "id": "2", "source": "b = 2"}]
+    zh = [{"cell_type": "code", "id": "1", "source": "a = 1"}, {"cell_type": "code", "id": "2", "source": "b = 2\nc = 3"}]
+    assert zh_sync.code_differences(en, zh) == [
+        "zh cell 1 (id '2') differs from en cell 1 (id '2') in its code, comments and docstrings aside: code line 2 "
+        "is '(nothing)' in English but 'c = 3' in Chinese"]
