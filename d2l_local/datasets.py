@@ -203,6 +203,8 @@ def _parse_idx(path: Path, magic: int) -> torch.Tensor:
             f"({count} {kind}): the file is truncated or damaged. Delete it and run again "
             f"to download a fresh copy."
         )
+    if count == 0:  # torch.frombuffer refuses an empty range
+        return torch.zeros(shape, dtype=torch.uint8)
     data = torch.frombuffer(bytearray(raw), dtype=torch.uint8, offset=header_len)
     return data.reshape(shape)
 

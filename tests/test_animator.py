@@ -6,6 +6,7 @@ import sys
 import warnings
 
 import IPython.display
+import torch
 import pytest
 
 import d2l_local as d2l
@@ -122,3 +123,123 @@ def test_a_lone_point_keeps_its_own_marker_without_a_warning():
         warnings.simplefilter("error")
         a._render()
     assert a.axes[0].get_lines()[0].get_marker() == "s"
+
+
+# --- what is drawn, checked on the figure itself ------------------------------------------------------
+
+def test_render_draws_each_series_with_its_labels_scales_and_limits():
+    a = d2l.Animator(xlabel="epoch", ylabel="loss", legend=["train", "test"], xlim=[1, 4], ylim=[0.1, 10],
+                     yscale="log", fmts=("b-", "r--"), notebook=False, min_interval=3600)
+    a.add([1, 2], [0.5, 0.4])
+    a.add([2, 3], [0.3, None])
+    a._render()
+    ax = a.axes[0]
+    (train, test) = ax.get_lines()
+    assert (list(train.get_xdata()), list(train.get_ydata())) == ([1.0, 2.0], [0.5, 0.3])
+    assert (list(test.get_xdata()), list(test.get_ydata())) == ([2.0], [0.4])
+    assert (train.get_color(), train.get_linestyle(), test.get_color(), test.get_linestyle()) == ("b", "-", "r", "--")
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_xscale(), ax.get_yscale()) == ("epoch", "loss", "linear", "log")
+    assert ax.get_xlim() == (1.0, 4.0) and ax.get_ylim() == pytest.approx((0.1, 10))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test"]
+    assert all(line.get_visible() for line in ax.get_xgridlines())
+    a._render()  # drawn again from scratch, not on top
+    assert len(ax.get_lines()) == 2
+
+
+def test_a_grid_of_axes_and_no_labels():
+    a = d2l.Animator(nrows=2, ncols=3, figsize=(6, 4), notebook=False)
+    assert len(a.axes) == 6 and tuple(a.fig.get_size_inches()) == (6, 4)
+    a.add(1, 2.0)
+    a._render()
+    assert (a.axes[0].get_xlabel(), a.axes[0].get_ylabel(), a.axes[0].get_legend()) == ("", "", None)
+
+
+def test_the_text_line_without_a_legend_names_the_series(capsys):
+    a = d2l.Animator(notebook=False, min_interval=0)
+    a.add(0.5, [1.25, None])
+    a.add(1.5, [None, 2.0])
+    assert capsys.readouterr().out.splitlines() == ["x 0.50: y0 1.250", "x 1.50: y0 1.250, y1 2.000"]
+
+
+def test_flush_draws_only_what_was_not_drawn(capsys):
+    a = d2l.Animator(notebook=False, min_interval=3600)
+    a.add(1, 1.0)  # the first point is drawn at once
+    a.flush()
+    assert capsys.readouterr().out == "x 1.00: y0 1.000\n"
+    a.add(2, 2.0)  # too soon to draw
+    assert capsys.readouterr().out == ""
+    a.flush()
+    a.flush()
+    assert capsys.readouterr().out == "x 2.00: y0 2.000\n"
+    assert a.draw_seconds > 0
+
+
+def test_hidden_animators_draw_nothing_and_the_switch_is_restored(capsys):
+    with d2l.hidden_animators():
+        quiet = d2l.Animator(notebook=False, min_interval=0)
+        with pytest.raises(RuntimeError), d2l.hidden_animators():
+            raise RuntimeError
+        also_quiet = d2l.Animator(notebook=False, min_interval=0)
+    loud = d2l.Animator(notebook=False, min_interval=0)
+    for a in (quiet, also_quiet, loud):
+        a.add(1, 0.5)
+        a.flush()
+    assert (quiet.hidden, also_quiet.hidden, loud.hidden) == (True, True, False)
+    assert quiet.X == [[1.0]] and capsys.readouterr().out == "x 1.00: y0 0.500\n"
+
+
+def test_not_a_notebook_in_a_test_process(monkeypatch):
+    from d2l_local import plotting
+
+    assert plotting.in_notebook() is False
+    assert d2l.Animator().notebook is False
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": object()})())
+    assert plotting.in_notebook() is True and d2l.Animator().notebook is True
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Terminal", (), {})())
+    assert plotting.in_notebook() is False
+
+
+def test_new_figure_has_the_size_and_is_not_left_open():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    fig = d2l.new_figure((4, 2))
+    assert tuple(fig.get_size_inches()) == (4, 2) and fig.get_layout_engine() is not None
+    assert plt.get_fignums() == before
+
+
+def test_show_images_puts_each_image_and_title_on_its_own_axes():
+    import matplotlib.pyplot as plt
+
+    images = [torch.rand(1, 4, 4), torch.rand(4, 4).numpy(), torch.rand(4, 4, 3)]
+    axes = d2l.show_images(images, 2, 2, titles=["a", "b"], scale=2.0)
+    try:
+        assert len(axes) == 4 and tuple(axes[0].figure.get_size_inches()) == (4.0, 4.0)
+        assert [ax.get_title() for ax in axes] == ["a", "b", "", ""]
+        assert (axes[0].images[0].get_array() == images[0][0].numpy()).all()
+        assert (axes[1].images[0].get_array() == images[1]).all()
+        assert axes[0].images[0].get_cmap().name == "gray" and axes[2].images[0].get_array().shape == (4, 4, 3)
+        assert not axes[3].images and not axes[0].get_xaxis().get_visible() and not axes[0].get_yaxis().get_visible()
+    finally:
+        plt.close(axes[0].figure)
+
+
+def test_save_writes_the_current_figure(tmp_path):
+    a = d2l.Animator(legend=["loss"], notebook=False, min_interval=3600)
+    a.add(1, 0.5)
+    a.save(tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [t.get_text() for t in a.axes[0].get_legend().get_texts()] == ["loss"]  # rendered before saving
+
+
+def test_show_images_accepts_tensors_that_need_gradients():
+    import matplotlib.pyplot as plt
+
+    image = torch.rand(3, 3, requires_grad=True)
+    axes = d2l.show_images([image], 1, 1)
+    try:
+        assert (axes[0].images[0].get_array() == image.detach().numpy()).all()
+    finally:
+        plt.close(axes[0].figure)

@@ -35,7 +35,8 @@ def test_plot_histories_draws_every_run_with_its_numbers():
     fig = d2l.plot_histories(runs, ["a", "b"], title="pooling")
     assert isinstance(fig, Figure) and len(fig.axes) == 2 and fig.get_suptitle() == "pooling"
     loss_ax, acc_ax = fig.axes
-    assert (loss_ax.get_xlabel(), loss_ax.get_ylabel(), acc_ax.get_ylabel()) == ("epoch", "training loss", "accuracy")
+    assert (loss_ax.get_xlabel(), loss_ax.get_ylabel()) == ("epoch", "training loss")
+    assert (acc_ax.get_xlabel(), acc_ax.get_ylabel()) == ("epoch", "accuracy")
     assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["a", "b"]
     assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == ["a, train", "a, test", "b, train", "b, test"]
     for i, h in enumerate(runs):
@@ -65,7 +66,7 @@ def test_results_table_lists_the_final_numbers():
 ])
 def test_comparison_helpers_reject_bad_input(args, error, match):
     for helper in (d2l.plot_histories, d2l.results_table):
-        with pytest.raises(error, match=match):
+        with pytest.raises(error, match=f"^{match}$"):
             helper(*args)
 
 
@@ -134,7 +135,7 @@ def test_explore_run_quiet_prints_nothing(recipes_seen, capsys):
 ])
 def test_explore_run_rejects_bad_settings_before_training(recipes_seen, settings, error, match):
     runs = []
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=f"^{match}"):
         d2l.explore_run(settings, [], [], runs)
     assert recipes_seen == [] and runs == []
 
@@ -209,6 +210,8 @@ def test_sweep_trains_every_config_quietly_and_plots_test_accuracy(recipes_seen,
     expected += [(e, [None, acc]) for e, acc in enumerate(runs[1]["history"].test_acc, 1)]
     assert animator.points == expected and len(expected) == 5
     assert animator.Y == [runs[0]["history"].test_acc, runs[1]["history"].test_acc]
+    assert tuple(animator.fig.get_size_inches()) == (6, 3) and animator.xlim == [0.9, 3.1]  # the longest run: 3
+    assert animator.fmts == ["C0o-", "C1o-"] and animator.hidden is False
 
 
 def test_sweep_checks_every_config_before_training(recipes_seen):
@@ -256,3 +259,42 @@ def test_train_seeds_equals_a_visible_run_with_the_same_seed(small, capsys):
         visible = d2l.train_ch6(d2l.lenet(), train, test, 1, 0.9, "cpu")
         assert (h.train_loss, h.test_acc) == (visible.train_loss, visible.test_acc)
     assert quiet[0].train_loss != quiet[1].train_loss  # different seeds, different runs
+
+
+def test_plot_histories_cycles_ten_colours_and_has_no_title_unless_asked():
+    runs = [history(num_epochs=1) for _ in range(11)]
+    fig = d2l.plot_histories(runs, [f"r{i}" for i in range(11)])
+    loss_ax, _ = fig.axes
+    assert [line.get_color() for line in loss_ax.lines] == [f"C{i}" for i in range(10)] + ["C0"]
+    assert fig._suptitle is None
+    assert all(line.get_visible() for line in loss_ax.get_xgridlines())
+
+
+def test_results_table_with_labels_shorter_than_the_header():
+    assert d2l.results_table([history(num_epochs=1, acc=0.5)], [7]).splitlines() == [
+        "run  train loss  train acc  test acc",
+        f"7    {1 / 2:10.3f}  {0.5 - 0.1 / 2:9.3f}  {0.5 - 0.05:8.3f}"]
+
+
+def test_train_seeds_shows_what_was_printed_when_a_run_fails(small, capsys):
+    train, test = small
+
+    def too_few_outputs():
+        return d2l.lenet_variant(num_classes=5)
+
+    with pytest.raises(ValueError, match=r"but the net scores only 5 classes"):
+        d2l.train_seeds(too_few_outputs, train, test, 1, 0.9, seeds=[0], device="cpu")
+    assert capsys.readouterr().out == "training on cpu\n"
+
+
+def test_seeds_table_refuses_an_unfinished_run():
+    with pytest.raises(ValueError, match=r"^run 'max' has no completed epoch to show$"):
+        d2l.seeds_table({"max": [d2l.TrainHistory(1, "cpu")]}, [0])
+
+
+def test_plot_histories_puts_loss_and_accuracy_side_by_side():
+    fig = d2l.plot_histories([history()], ["a"])
+    loss_ax, acc_ax = fig.axes
+    left, right = loss_ax.get_position(), acc_ax.get_position()
+    assert left.x1 <= right.x0 and left.y0 == pytest.approx(right.y0)
+    assert loss_ax.get_shared_x_axes().joined(loss_ax, acc_ax)

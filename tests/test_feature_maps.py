@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import shutil
 
 import pytest
@@ -97,13 +98,15 @@ def test_feature_maps_accept_other_dtypes():
 
 
 @pytest.mark.parametrize("net, X, error, match", [
-    (nn.Linear(2, 2), torch.rand(1, 1, 28, 28), TypeError, "needs an nn.Sequential such as LeNet, got Linear"),
-    (nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), torch.rand(1, 1, 28, 28), ValueError, "no Conv2d layer"),
-    (None, torch.rand(28, 28), ValueError, r"shaped \(batch, channels, height, width\), got \(28, 28\)"),
-    (None, [[0.0]], ValueError, "got list"),
+    (nn.Linear(2, 2), torch.rand(1, 1, 28, 28), TypeError, "feature_maps needs an nn.Sequential such as LeNet, got Linear"),
+    (nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), torch.rand(1, 1, 28, 28), ValueError,
+     "the network has no Conv2d layer, so it has no feature maps to show"),
+    (None, torch.rand(28, 28), ValueError,
+     r"X must be a batch of images shaped \(batch, channels, height, width\), got \(28, 28\)"),
+    (None, [[0.0]], ValueError, r"X must be a batch of images shaped \(batch, channels, height, width\), got list"),
 ])
 def test_feature_maps_explain_bad_input(net, X, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=f"^{match}$"):
         d2l.feature_maps(net if net is not None else d2l.lenet(), X)
 
 
@@ -180,7 +183,7 @@ def test_class_counts_match_bincount(small, kind):
     ((["ankle boot"],), "this data has no examples of class 'ankle boot'"),
 ])
 def test_pick_examples_explains_bad_choices(small, kind, args, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^{match}$"):
         d2l.pick_examples(small[2][kind], *args)
 
 
@@ -195,17 +198,19 @@ def test_pick_examples_explains_bad_indices_with_the_class_count(small, kind, in
 
 
 @pytest.mark.parametrize("data, error, match", [
-    (42, TypeError, r"iterable of \(X, y\) batches, such as a loader from d2l.load_data_fashion_mnist .*got int"),
-    ([torch.rand(2, 1, 28, 28)], TypeError, r"must yield \(X, y\) batches, got a Tensor"),
-    ([(torch.rand(2, 1, 28, 28), torch.tensor([0, 1, 2]))], ValueError, r"one label per image: got 2 images"),
+    (42, TypeError, r"data_iter must be an iterable of \(X, y\) batches, such as a loader from "
+                    r"d2l\.load_data_fashion_mnist or a torch DataLoader, got int"),
+    ([torch.rand(2, 1, 28, 28)], TypeError, r"data_iter must yield \(X, y\) batches, got a Tensor"),
+    ([(torch.rand(2, 1, 28, 28), torch.tensor([0, 1, 2]))], ValueError,
+     r"each batch needs one label per image: got 2 images and labels shaped \(3,\)"),
     ([(torch.rand(1, 1, 28, 28), torch.tensor([10]))], ValueError, "labels must be class numbers from 0 to 9, found 10"),
-    ([(torch.rand(1, 1, 28, 28), torch.tensor([-1]))], ValueError, "from 0 to 9, found -1"),
+    ([(torch.rand(1, 1, 28, 28), torch.tensor([-1]))], ValueError, "labels must be class numbers from 0 to 9, found -1"),
 ])
 def test_loaders_that_are_not_batches_are_explained(data, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=f"^{match}$"):
         d2l.class_counts(data)
     if "found" not in match:  # picking does not check labels it does not look for
-        with pytest.raises(error, match=match):
+        with pytest.raises(error, match=f"^{match}$"):
             d2l.pick_examples(data, ["coat"])
 
 
@@ -256,6 +261,9 @@ def test_plot_feature_maps_shows_every_map_with_shared_colour_limits(n):
         expected = [net[:2](X), net[:5](X)]
     inputs, *blocks = fig.subfigs
     assert [ax.get_title() for ax in inputs.axes] == titles
+    assert inputs._suptitle.get_text() == "input" and inputs._suptitle.get_fontsize() == 10
+    # 0.75 inch per column of maps (3 and 8) and 2 for the inputs, 0.4 per colour bar; 1.5 per input and 1 more
+    assert tuple(fig.get_size_inches()) == pytest.approx((0.75 * (2 + 3 + 8) + 0.4 * 2, 1.5 * n + 1.0))
     for r, ax in enumerate(inputs.axes):
         assert (ax.images[0].get_array() == X[r, 0].numpy()).all()
     for b, (part, maps) in enumerate(zip(blocks, expected)):
@@ -271,6 +279,10 @@ def test_plot_feature_maps_shows_every_map_with_shared_colour_limits(n):
                 image = grid[(2 * r + k // c) * c + k % c].images[0]
                 assert image.get_clim() == limits
                 torch.testing.assert_close(torch.from_numpy(image.get_array().data), maps[r, k])
+                (number,) = image.axes.texts  # the channel's number in the panel's top left corner
+                assert (number.get_text(), number.get_position()) == (str(k), (0.04, 0.96))
+                assert number.get_transform() == image.axes.transAxes
+        assert colorbar.get_box_aspect() == pytest.approx(1 / 25)  # a long thin bar under the maps
 
 
 def test_plot_feature_maps_one_block_and_odd_channel_counts():
@@ -292,16 +304,21 @@ def test_plot_feature_maps_restores_the_mode(training):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(X=torch.rand(2, 3, 28, 28)), r"grey-scale images shaped \(batch, 1, height, width\), got \(2, 3, 28, 28\)"),
-    (dict(X=torch.rand(7, 1, 28, 28)), "between 1 and 6 images at a time, got 7"),
+    (dict(X=torch.rand(2, 3, 28, 28)),
+     r"X must be grey-scale images shaped \(batch, 1, height, width\), got \(2, 3, 28, 28\)"),
+    (dict(X=[[0.0]]), r"X must be grey-scale images shaped \(batch, 1, height, width\), got list"),
+    (dict(X=torch.rand(2, 1, 28)), r"X must be grey-scale images shaped \(batch, 1, height, width\), got \(2, 1, 28\)"),
+    (dict(X=torch.rand(7, 1, 28, 28)), "show between 1 and 6 images at a time, got 7"),
+    (dict(X=torch.rand(0, 1, 28, 28)), "show between 1 and 6 images at a time, got 0"),
     (dict(titles=["only one"]), "got 1 titles for 2 images"),
     (dict(blocks=(0, 2)), r"block 2 does not exist: the network has 2 convolution block\(s\), numbered 0 to 1"),
-    (dict(blocks=(True,)), "block True does not exist"),
+    (dict(blocks=(True,)), r"block True does not exist: the network has 2 convolution block\(s\), numbered 0 to 1"),
+    (dict(blocks=(-1,)), r"block -1 does not exist: .*"),
 ])
 def test_plot_feature_maps_explains_bad_input(kwargs, match):
     args = dict(net=d2l.lenet(), X=torch.rand(2, 1, 28, 28))
     args.update(kwargs)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^{match}$"):
         d2l.plot_feature_maps(**args)
 
 
@@ -340,7 +357,9 @@ def test_feature_map_explorer_redraws_the_chosen_examples(fashion, drawn):
     panel = d2l.feature_map_explorer(d2l.lenet(), test_iter)
     assert isinstance(panel, widgets.VBox)
     (first, second), out = _parts(panel)
-    assert [first[0].value, second[0].value] == ["pullover", "coat"]
+    assert [first[0].value, second[0].value] == ["pullover", "coat"] and first[0].options == tuple(NAMES)
+    assert [w.description for w in (*first, *second)] == ["class", "example #"] * 2
+    assert [w.layout.width for w in first] == ["220px", "200px"] and first[1].min == 0 and first[1].value == 0
     assert first[1].max == second[1].max == int(torch.bincount(labels)[4]) - 1 == 999
     assert len(drawn) == 1 and out.outputs[0]["data"]["text/plain"] == "figure 1"
     first[0].value = "bag"
@@ -387,7 +406,7 @@ def test_feature_map_explorer_shows_a_png(fashion):
 
 
 @pytest.mark.parametrize("data, kwargs, error, match", [
-    (iter([]), {}, TypeError, "reads the data again on each change: pass a loader or a list of batches, not a one-shot "
+    (iter([]), {}, TypeError, "feature_map_explorer reads the data again on each change: pass a loader or a list of batches, not a one-shot "
                               r"iterator \(list_iterator\)"),
     (None, dict(classes=["jumper"]), ValueError, "unknown class 'jumper'"),
     (None, dict(classes=["bag", 12]), ValueError, "class must be a name or a number from 0 to 9, got 12"),
@@ -396,5 +415,63 @@ def test_feature_map_explorer_shows_a_png(fashion):
 ])
 def test_feature_map_explorer_explains_bad_arguments(fashion, data, kwargs, error, match):
     pytest.importorskip("ipywidgets")
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=f"^{match}"):
         d2l.feature_map_explorer(d2l.lenet(), fashion[1] if data is None else data, **kwargs)
+
+
+def test_feature_maps_include_identity_and_stop_at_pooling():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Identity(), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(2, 3, 3),
+                        nn.Flatten(), nn.Linear(3 * 10 * 10, 10))
+    X = torch.rand(2, 1, 26, 26)
+    maps = d2l.feature_maps(net, X)
+    with torch.no_grad():
+        expected = [net[:3](X), net[:5](X)]  # conv, identity, relu; then pooling and the last conv alone
+    assert len(maps) == 2 and all(torch.equal(m, e) for m, e in zip(maps, expected))
+
+
+class Holder:
+    """Not a TensorBatches, but holding ``images`` and ``labels`` tensors in its own order."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __iter__(self):
+        raise AssertionError("read through its tensors, not its batches")
+
+
+def test_a_loader_holding_images_and_labels_is_read_through_them(small):
+    images, labels, _ = small
+    holder = Holder(images, labels)
+    assert d2l.class_counts(holder) == torch.bincount(labels, minlength=10).tolist()
+    X, _ = d2l.pick_examples(holder, ["coat"], [3])
+    assert torch.equal(X[0], _nth(images, labels, 4, 3))
+
+
+@pytest.mark.parametrize("cls", [-1, 10, 2.0])
+def test_class_numbers_outside_the_names_are_refused(small, cls):
+    with pytest.raises(ValueError, match=rf"^class must be a name or a number from 0 to 9, got {re.escape(repr(cls))}$"):
+        d2l.pick_examples(small[2]["list"], [cls])
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, -3])
+def test_class_counts_needs_a_positive_int(bad):
+    with pytest.raises(ValueError, match=rf"^num_classes must be a positive int, got {re.escape(repr(bad))}$"):
+        d2l.class_counts([], bad)
+    assert d2l.class_counts([], 1) == [0]
+
+
+class NoFloatCopy(d2l.TensorBatches):
+    """A course loader that fails if the whole float copy of its images is made (188 MB for Fashion-MNIST)."""
+
+    @property
+    def images(self):
+        raise AssertionError("read stored_images instead")
+
+
+def test_the_course_loaders_are_read_without_a_float_copy(small):
+    images, labels, _ = small
+    pixels = (images * 255).round().to(torch.uint8)
+    loader = NoFloatCopy(pixels, labels, 64)
+    assert d2l.class_counts(loader) == torch.bincount(labels, minlength=10).tolist()
+    X, _ = d2l.pick_examples(loader, ["coat"], [1])
+    assert torch.equal(X[0], _nth(pixels, labels, 4, 1).float() / 255)

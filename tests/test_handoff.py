@@ -203,10 +203,63 @@ def test_a_class_from_a_module_that_is_gone(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("fallback", [chapter_lenet, ("text",), ("text", "not callable"), (chapter_lenet, "text")])
 def test_fallback_must_be_a_description_and_a_function(tmp_path, fallback):
-    with pytest.raises(TypeError, match=r"fallback must be a pair \(description, make\)"):
+    with pytest.raises(TypeError, match=r"^fallback must be a pair \(description, make\): a short text saying what "
+                                        r"make\(\) builds, and a function returning \(net, recipe\); got "):
         d2l.load_network("net", fallback=fallback, folder=tmp_path)
 
 
 def test_fallback_must_return_a_network_and_a_recipe(tmp_path):
     with pytest.raises(TypeError, match=r"the fallback for a LeNet must return \(net, recipe\)"):
         d2l.load_network("net", fallback=("a LeNet", d2l.lenet), folder=tmp_path)
+
+
+@pytest.mark.parametrize("payload", [{"format": 2, "net": nn.Linear(2, 2)}, {"format": 1, "net": "a net"},
+                                     [1, 2], {"format": 1}])
+def test_only_what_save_network_writes_is_loaded(tmp_path, payload):
+    torch.save(payload, tmp_path / "net.pt")
+    with pytest.raises(ValueError, match=rf"^The file {re.escape(str(tmp_path / 'net.pt'))} was not written by "
+                                         r"d2l\.save_network\. Run exercise 2 to its end: it saves the network with "
+                                         r"d2l\.save_network\(net, 'net', recipe\)\.$"):
+        d2l.load_network("net", folder=tmp_path)
+
+
+def test_an_eval_mode_net_is_saved_in_training_mode_and_left_as_it_was(tmp_path):
+    net = d2l.lenet_variant(batch_norm=True).eval()
+    d2l.save_network(net, "net", folder=tmp_path)
+    loaded, _ = d2l.load_network("net", folder=tmp_path)
+    assert not net.training and loaded.training and all(m.training for m in loaded.modules())
+    assert next(loaded.parameters()).device.type == "cpu"
+
+
+def test_a_recipe_that_no_longer_validates(tmp_path):
+    torch.save({"format": 1, "net": nn.Linear(2, 2), "recipe": {"lr": -1.0}}, tmp_path / "net.pt")
+    with pytest.raises(ValueError, match=r"does not fit this version of d2l_local \(ValueError: lr must be a positive "
+                                         r"number, got -1\.0\)"):
+        d2l.load_network("net", folder=tmp_path)
+
+
+def test_first_line_of_an_error_is_cut_at_120_characters():
+    assert handoff._first_line(ValueError("x" * 120 + "\nmore")) == "ValueError: " + "x" * 120
+    assert handoff._first_line(ValueError("y" * 121)) == "ValueError: " + "y" * 120 + "..."
+    assert handoff._first_line(OSError("  \n  padded  \n")) == "OSError: padded"
+    assert handoff._first_line(EOFError()) == "EOFError: "
+
+
+def test_the_default_work_folder_outside_a_checkout(monkeypatch, tmp_path):
+    monkeypatch.delenv("D2L_WORK_DIR", raising=False)
+    monkeypatch.setattr(handoff, "DEFAULT_WORK_DIR", tmp_path / "cache")
+    assert handoff.work_dir() == tmp_path / "cache"
+    monkeypatch.setenv("D2L_WORK_DIR", "~/exercises")
+    assert handoff.work_dir() == Path.home() / "exercises" and handoff.work_dir("~/x") == Path.home() / "x"
+
+
+def test_a_missing_class_without_a_name_is_quoted(tmp_path, monkeypatch):
+    d2l.save_network(d2l.lenet(), "net", folder=tmp_path)
+
+    def unpickling_fails(*args, **kwargs):
+        raise ImportError("cannot import the helper")  # no module name, no "attribute '...'"
+
+    monkeypatch.setattr(handoff.torch, "load", unpickling_fails)
+    with pytest.raises(ValueError, match=r"is built from ImportError: cannot import the helper, which is defined in "
+                                         r"another notebook, not here\. Define ImportError: cannot import the helper"):
+        d2l.load_network("net", folder=tmp_path)

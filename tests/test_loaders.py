@@ -1,9 +1,12 @@
 """Loader batches: shapes, dtypes, shuffling, resizing and argument checks."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 import d2l_local as d2l
 from d2l_local import datasets
@@ -149,3 +152,132 @@ def test_dataset_gives_float_examples_like_the_batches(fashion):
     assert torch.equal(image, next(iter(test_iter))[0][7]) and label == test_iter.labels[7]
     X, y = next(iter(torch.utils.data.DataLoader(data, batch_size=256)))
     assert torch.equal(X, next(iter(test_iter))[0]) and torch.equal(y, test_iter.labels[:256])
+
+
+# --- batches against the raw arrays ---------------------------------------------------------------
+
+def _numbered(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images whose two first pixels spell their index, labelled by that index."""
+    images = torch.zeros(n, 1, 28, 28, dtype=torch.uint8)
+    images[:, 0, 0, 0] = torch.arange(n) // 256
+    images[:, 0, 0, 1] = torch.arange(n) % 256
+    return images, torch.arange(n)
+
+
+def _index_of(X: torch.Tensor) -> list[int]:
+    """The indices spelled by float batch images (pixel values k / 255)."""
+    pixels = (X[:, 0, 0, :2] * 255).round().long()
+    return (pixels[:, 0] * 256 + pixels[:, 1]).tolist()
+
+
+def test_shuffled_batches_keep_each_image_with_its_label():
+    images, labels = _numbered(1000)
+    loader = d2l.TensorBatches(images, labels, 96, shuffle=True)
+    orders = []
+    for _ in range(2):
+        batches = list(loader)
+        assert [len(y) for _, y in batches] == [96] * 10 + [40]
+        for X, y in batches:
+            assert _index_of(X) == y.tolist()  # image k carries label k wherever it lands
+            assert torch.equal(X, images[y].float() / 255)
+        orders.append(torch.cat([y for _, y in batches]))
+        assert sorted(orders[-1].tolist()) == list(range(1000))  # each example once per epoch
+    assert not torch.equal(orders[0], orders[1]) and not torch.equal(orders[0], labels)
+
+
+def test_unshuffled_batches_are_the_arrays_in_order():
+    images, labels = _numbered(200)
+    batches = list(d2l.TensorBatches(images, labels, 64))
+    assert [len(y) for _, y in batches] == [64, 64, 64, 8]
+    assert torch.cat([y for _, y in batches]).tolist() == list(range(200))
+    assert _index_of(torch.cat([X for X, _ in batches])) == list(range(200))
+
+
+@pytest.mark.parametrize("n, batch_size, batches", [(10, 5, 2), (11, 5, 3), (4, 5, 1), (5, 1, 5)])
+def test_the_number_of_batches_rounds_up(n, batch_size, batches):
+    loader = d2l.TensorBatches(torch.zeros(n, 1, 2, 2), torch.zeros(n, dtype=torch.int64), batch_size)
+    assert len(loader) == batches == len(list(loader))
+
+
+def test_test_batches_are_the_idx_files_read_by_hand(fashion, data_root):
+    """Pixels / 255 and labels straight from the gzip'd IDX bytes (header skipped by hand), in file order."""
+    import gzip
+
+    def read(stem: str) -> bytes:
+        path = next(data_root.rglob(f"{stem}*"))  # compressed or not
+        return (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+
+    pixels = np.frombuffer(read("t10k-images-idx3-ubyte")[16:], np.uint8).reshape(-1, 1, 28, 28)
+    labels = np.frombuffer(read("t10k-labels-idx1-ubyte")[8:], np.uint8)
+    _, test_iter = fashion
+    X = torch.cat([X for X, _ in test_iter])
+    y = torch.cat([y for _, y in test_iter])
+    assert np.array_equal(X.numpy(), pixels.astype(np.float32) / np.float32(255))
+    assert np.array_equal(y.numpy(), labels.astype(np.int64))
+
+
+@pytest.mark.parametrize("size", [14, (20, 12), 40])
+def test_resize_is_antialiased_bilinear_interpolation_of_the_images(fashion, size):
+    """Down (where antialiasing matters) and up: as torch's own bilinear, antialiased interpolation of the floats."""
+    _, test_iter = fashion
+    pixels, labels = test_iter.stored_images[:48], test_iter.labels[:48]
+    floats = pixels.to(torch.float32) / 255
+    hw = (size, size) if isinstance(size, int) else size
+    expected = F.interpolate(floats, size=hw, mode="bilinear", antialias=True, align_corners=False)
+    got = torch.cat([X for X, _ in d2l.TensorBatches(pixels, labels, 16, resize=size)])
+    assert got.shape == (48, 1, *hw)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    other = F.interpolate(floats, size=hw, mode="nearest")  # so the comparison can tell the modes apart
+    assert (got - other).abs().max() > 0.05
+
+
+def test_loaders_resize_both_splits(data_root):
+    train_iter, test_iter = d2l.load_data_fashion_mnist(8, resize=(14, 10), root=data_root)
+    for loader in (train_iter, test_iter):
+        assert loader.resize == (14, 10) and next(iter(loader))[0].shape == (8, 1, 14, 10)
+    assert train_iter.shuffle and not test_iter.shuffle
+    assert (train_iter.batch_size, test_iter.batch_size) == (8, 8)
+
+
+@pytest.mark.parametrize("resize, expected", [(None, None), (1, (1, 1)), ((3, 1), (3, 1)), ([5, 7], (5, 7))])
+def test_resize_accepts_positive_sizes(resize, expected):
+    loader = d2l.TensorBatches(torch.zeros(2, 1, 4, 4), torch.zeros(2, dtype=torch.int64), 1, resize=resize)
+    assert loader.resize == expected
+
+
+@pytest.mark.parametrize("bad", [0, (5, 0), (-1, 5)])
+def test_resize_refuses_sizes_below_one(bad):
+    with pytest.raises(ValueError, match=rf"^resize must be positive, got {re.escape(str(bad if isinstance(bad, tuple) else (bad, bad)))}$"):
+        d2l.TensorBatches(torch.zeros(2, 1, 4, 4), torch.zeros(2), 1, resize=bad)
+
+
+def test_batch_size_one_is_accepted_and_messages_name_the_value():
+    assert d2l.TensorBatches(torch.zeros(3, 1, 2, 2), torch.zeros(3), 1).batch_size == 1
+    with pytest.raises(ValueError, match=r"^batch_size must be a positive integer, got 0$"):
+        d2l.TensorBatches(torch.zeros(3, 1, 2, 2), torch.zeros(3), 0)
+    with pytest.raises(TypeError, match=r"^batch_size must be a positive integer, got 2\.5 of type float$"):
+        d2l.TensorBatches(torch.zeros(3, 1, 2, 2), torch.zeros(3), 2.5)
+    with pytest.raises(TypeError, match=r"^resize must be None, an int or a pair of ints \(height, width\), got "
+                                        r"\(2, True\)$"):
+        d2l.TensorBatches(torch.zeros(3, 1, 2, 2), torch.zeros(3), 1, resize=(2, True))
+    assert d2l.TensorBatches(torch.zeros(3, 1, 2, 2), torch.zeros(3), np.int64(2)).batch_size == 2
+
+
+def test_mnist_loader_reads_mnist(mnist_root):
+    train_iter, test_iter = d2l.load_data_mnist(500, root=mnist_root, resize=14)
+    assert (len(train_iter), len(test_iter)) == (120, 20) and train_iter.shuffle and not test_iter.shuffle
+    assert test_iter.labels[:5].tolist() == [7, 2, 1, 0, 4]
+    assert next(iter(test_iter))[0].shape == (500, 1, 14, 14)
+
+
+def test_both_loaders_honour_root_and_device(isolated):
+    """A tiny MNIST and Fashion-MNIST in a folder only ``root`` names; the tensors go to ``device`` (here 'meta')."""
+    from conftest import make_dataset
+
+    for name, load in (("MNIST", d2l.load_data_mnist), ("FashionMNIST", d2l.load_data_fashion_mnist)):
+        make_dataset(isolated / "mine" / name / "raw", n_train=10, n_test=4)
+        train_iter, test_iter = load(4, root=isolated / "mine")
+        assert test_iter.labels.tolist() == [0, 1, 2, 3] and len(train_iter) == 3
+        train_iter, test_iter = load(4, root=isolated / "mine", device="meta")
+        assert train_iter.stored_images.device.type == test_iter.labels.device.type == "meta"
+        assert train_iter.stored_images.shape == (10, 1, 28, 28)

@@ -19,8 +19,8 @@ import pytest
 
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import sync_zh_outputs as zh_sync  # noqa: E402
+sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
+from tools import sync_zh_outputs as zh_sync  # noqa: E402
 
 EN = sorted((REPO / "notebooks" / "en").glob("*.ipynb"))
 ZH = sorted((REPO / "notebooks" / "zh").glob("*.ipynb"))
@@ -198,6 +198,7 @@ def tool_copy(tmp_path):
     """A copy of the tool in a bare repository layout, and a function that writes notebook pairs and runs it."""
     (tmp_path / "tools").mkdir()
     shutil.copy(REPO / "tools" / "sync_zh_outputs.py", tmp_path / "tools")
+    shutil.copy(REPO / "pyproject.toml", tmp_path)  # the project's settings (mutmut reads them in a mutated copy)
     for lang in ("en", "zh"):
         (tmp_path / "notebooks" / lang).mkdir(parents=True)
 
@@ -274,3 +275,74 @@ def test_chinese_prose_uses_the_glossary_terms():
     assert 20 <= len(rows) <= 40, f"{len(rows)} glossary rows"
     for term in ("汇聚层", "精度", "批量规范化", "拉伸参数", "偏移参数", "暂退法", "特征图", "卷积核", "轮"):
         assert term in glossary, term
+
+
+# ---- sync_zh_outputs in this process: what it copies, what it says ----
+
+def test_code_differences_name_the_first_differing_line_or_nothing():
+    en = [{"cell_type": "code", "id": "e", "source": "a = 1\nb = 2"}]
+    assert zh_sync.code_differences(en, [{"cell_type": "code", "id": "z", "source": "a = 1\nb = 3"}]) == [
+        "zh cell 0 (id 'z') differs from en cell 0 (id 'e') in its code, comments and docstrings aside: code line 2 "
+        "is 'b = 2' in English but 'b = 3' in Chinese"]
+    assert zh_sync.code_differences(en, [{"cell_type": "code", "id": "z", "source": "a = 1"}])[0].endswith(
+        "code line 2 is 'b = 2' in English but '(nothing)' in Chinese")
+    assert zh_sync.code_differences(en, [{"cell_type": "code", "source": "a = 1\nb = 2\nc = 3"}])[0].startswith(
+        "zh cell 0 (id '?') differs")
+    assert zh_sync.code_differences([], [{"cell_type": "code", "id": "z", "source": ""}]) == [
+        "the English notebook has 0 code cells, the Chinese one 1 (only in Chinese: 'z')"]
+    assert zh_sync.code_differences(en * 2, en) == ["the English notebook has 2 code cells, the Chinese one 1"]
+
+
+def test_comments_of_magic_cells_and_broken_code_are_none():
+    assert zh_sync.comments("%%bash\n# shell") == [] and zh_sync.comments("f(\n# open") == []
+    assert zh_sync.comments("x = 1  # one\n#@save\n# NBVAL_SKIP") == ["# one"]
+
+
+def test_copy_outputs_copies_outputs_counts_and_metadata_or_nothing(tmp_path):
+    en, zh = tmp_path / "en.ipynb", tmp_path / "zh.ipynb"
+    nbformat.write(_notebook(SAMPLE, outputs=True), en)
+    nbformat.write(_notebook(_changed("translated comment")[0], outputs=False), zh)
+    assert zh_sync.copy_outputs(en, zh, write=False) == []
+    assert nbformat.read(zh, as_version=4).cells[1].outputs == []  # write=False writes nothing
+    assert zh_sync.copy_outputs(en, zh) == []
+    got, source = nbformat.read(zh, as_version=4), nbformat.read(en, as_version=4)
+    assert got.cells[1].outputs == source.cells[1].outputs and got.cells[1].execution_count == 3
+    assert got.cells[1].metadata == {"tags": ["solution"]} and got.metadata == source.metadata
+    assert got.cells[1].source == _changed("translated comment")[0] and got.cells[0].source == "Some prose"
+    nbformat.write(_notebook(_changed("changed number")[0], outputs=False), zh)
+    before = zh.read_bytes()
+    [problem] = zh_sync.copy_outputs(en, zh)
+    assert problem.startswith(f"{zh}: zh cell 1 (id 'code') differs") and zh.read_bytes() == before
+
+
+def test_main_copies_every_pair_or_refuses_them_all(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(zh_sync, "REPO", tmp_path)
+    for lang in ("en", "zh"):
+        (tmp_path / "notebooks" / lang).mkdir(parents=True)
+    for name, zh_code in (("a.ipynb", SAMPLE), ("b.ipynb", _changed("changed number")[0])):
+        nbformat.write(_notebook(SAMPLE, outputs=True), tmp_path / "notebooks" / "en" / name)
+        nbformat.write(_notebook(zh_code, outputs=False), tmp_path / "notebooks" / "zh" / name)
+    with pytest.raises(SystemExit, match=r"^the code of the Chinese notebooks differs from the English: copy the code "
+                                         r"over first \(translate only prose, comments and docstrings\); nothing was "
+                                         r"changed$"):
+        zh_sync.main([])
+    assert "notebooks/zh/b.ipynb: zh cell 1" in capsys.readouterr().err
+    assert nbformat.read(tmp_path / "notebooks" / "zh" / "a.ipynb", as_version=4).cells[1].outputs == []
+    assert zh_sync.main(["a.ipynb"]) == 0
+    assert capsys.readouterr().out == "copied outputs of notebooks/en/a.ipynb\n"
+    assert nbformat.read(tmp_path / "notebooks" / "zh" / "a.ipynb", as_version=4).cells[1].execution_count == 3
+    with pytest.raises(SystemExit, match=r"no Chinese twin: .*c\.ipynb"):
+        zh_sync.main(["c.ipynb"])
+
+
+def test_magics_are_masked_in_place_and_strings_kept_whole():
+    assert zh_sync._mask_magics("if x:\n    %time f()\n!ls") == "if x:\n    __ipython_magic__('%time f()')\n__ipython_magic__('!ls')"
+    assert zh_sync.code_skeleton('x = """a  \n\nb"""  # note\n\ny = 1  \n') == 'x = """a  \n\nb"""\ny = 1'
+
+
+def test_every_code_cell_pair_is_compared_and_the_shorter_side_named():
+    en = [{"cell_type": "code", "id": "1", "source": "a = 1"}, {"cell_type": "code", "id": "2", "source": "b = 2"}]
+    zh = [{"cell_type": "code", "id": "1", "source": "a = 1"}, {"cell_type": "code", "id": "2", "source": "b = 2\nc = 3"}]
+    assert zh_sync.code_differences(en, zh) == [
+        "zh cell 1 (id '2') differs from en cell 1 (id '2') in its code, comments and docstrings aside: code line 2 "
+        "is '(nothing)' in English but 'c = 3' in Chinese"]

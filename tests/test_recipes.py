@@ -42,7 +42,7 @@ def test_recipe_defaults_are_the_chapters():
     (dict(augment="yes"), r"augment must be True or False, got 'yes'"),
 ])
 def test_recipe_explains_bad_settings(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^{match}$"):
         d2l.Recipe(**kwargs)
 
 
@@ -262,3 +262,51 @@ def test_kaiming_init_redraws_the_weights_and_default_keeps_them(small):
                 assert float(w1.abs().max()) <= kaiming_bound + 1e-6
                 if w1.numel() >= 1000:  # enough draws to reach past PyTorch's smaller bound
                     assert float(w1.abs().max()) > 1.5 * pytorch_bound
+
+
+def test_recipe_accepts_the_edges_of_each_range():
+    recipe = d2l.Recipe(lr=1e-9, num_epochs=1, momentum=0.999, weight_decay=0.0, optimizer="adamw",
+                        schedule="onecycle", init="default", augment=True)
+    assert (recipe.lr, recipe.num_epochs, recipe.momentum) == (1e-9, 1, 0.999)
+    assert d2l.Recipe(lr=3, momentum=0).lr == 3  # ints are numbers too
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(momentum="0.9"), r"^momentum must be a number from 0 \(none\) up to but not including 1, got '0\.9'$"),
+    (dict(momentum=True), r"^momentum must be .* got True$"),
+    (dict(weight_decay=False), r"^weight_decay must be a number >= 0, got False$"),
+    (dict(num_epochs=True), r"^num_epochs must be a positive int, got True$"),
+    (dict(lr=float("nan")), r"^lr must be a positive number, got nan$"),
+])
+def test_recipe_refuses_lookalikes(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        d2l.Recipe(**kwargs)
+
+
+def test_kaiming_init_is_torchs_kaiming_uniform_for_relu():
+    w, reference = torch.empty(64, 100), torch.empty(64, 100)
+    torch.manual_seed(0)
+    out = recipes.INIT_SCHEMES["kaiming"](w)
+    torch.manual_seed(0)
+    nn.init.kaiming_uniform_(reference, nonlinearity="relu")
+    assert out is w and torch.equal(w, reference)
+    assert float(w.abs().max()) <= math.sqrt(6 / 100) and float(w.abs().max()) > 0.9 * math.sqrt(6 / 100)
+    assert recipes.INIT_SCHEMES["xavier"] is nn.init.xavier_uniform_ and recipes.INIT_SCHEMES["default"] is None
+
+
+def test_random_flip_draws_on_the_generators_device_and_flips_the_width():
+    X = numbered_images(6)
+    g = torch.Generator().manual_seed(4)
+    chosen = torch.rand(6, generator=torch.Generator().manual_seed(4)) < 0.5
+    out = d2l.random_flip(X, generator=g)
+    for image, original, flip in zip(out, X, chosen):
+        assert torch.equal(image, original.flip(-1) if flip else original)
+    assert 0 < int(chosen.sum()) < 6
+
+
+
+def test_random_flip_moves_the_draws_to_the_images_device():
+    """Images on another device than the generator (here torch's shape-only 'meta' device, as a GPU would be)."""
+    X = torch.empty(4, 1, 2, 2, device="meta")
+    out = d2l.random_flip(X, generator=torch.Generator().manual_seed(0))
+    assert out.device.type == "meta" and out.shape == X.shape

@@ -6,6 +6,7 @@ not from the edition tool's own helpers, so a bug in the tool cannot hide itself
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -156,3 +157,103 @@ def test_the_english_student_edition_runs_top_to_bottom(student, tmp_path):
     assert set(outputs) == {"lenet", *EXERCISES}
     assert "exercise 2" in outputs["lenet_ex3_mnist"] and "instead" in outputs["lenet_ex3_mnist"]
     assert "test acc" in outputs["lenet_ex3_mnist"]  # the stand-in network trained on MNIST
+
+
+# --- the tool on a small notebook written here, checked against its raw JSON --------------------------
+
+sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
+from tools import build_student_edition as edition  # noqa: E402
+
+
+def _notebook(cells: list[dict]) -> dict:
+    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                        "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def _cell(kind: str, source: str, tags: list[str] | None = None, cell_id: str = "c") -> dict:
+    cell = {"cell_type": kind, "id": cell_id, "metadata": {"tags": tags} if tags else {}, "source": source}
+    if kind == "code":
+        cell.update(execution_count=3, outputs=[{"output_type": "stream", "name": "stdout", "text": "42\n"}])
+    return cell
+
+
+SMALL = [
+    _cell("markdown", "# Exercise", cell_id="title"),
+    _cell("code", "answer = 6 * 7\nprint(answer)", ["solution"], "code-sol"),
+    _cell("markdown", "The answer is 42 because six times seven.", ["solution", "other"], "md-sol"),
+    _cell("code", "print('given')", ["other"], "given"),
+    _cell("raw", "raw text", cell_id="raw"),
+]
+
+
+@pytest.fixture
+def small_course(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    for language in LANGUAGES:
+        (notebooks / language).mkdir(parents=True)
+        nbformat.write(nbformat.from_dict(_notebook(SMALL)), notebooks / language / "ex.ipynb")
+    markdown = dict(_cell("markdown", "![fig](attachment:a.png) my answer", ["solution"], "att"),
+                    attachments={"a.png": {"image/png": "iVBORw0KGgo="}})
+    nbformat.write(nbformat.from_dict(_notebook([markdown])), notebooks / "en" / "att.ipynb")
+    return notebooks
+
+
+def test_solution_cells_of_both_kinds_are_blanked_and_the_rest_copied(small_course, tmp_path):
+    written = edition.build(tmp_path / "out", small_course)
+    out = tmp_path / "out" / "notebooks"
+    assert sorted((p.relative_to(out).as_posix(), n) for p, n in written) == [
+        ("en/att.ipynb", 1), ("en/ex.ipynb", 2), ("zh/ex.ipynb", 2)]
+    for language, (code, markdown) in (("en", ("# Your turn: write your solution here.\n# (The worked solution is "
+                                               "in the instructor edition of this notebook.)",
+                                               "*Your turn: write your answer here.*")),
+                                       ("zh", ("# 轮到你了：在这里写出你的解答。\n# （参考解答在本笔记本的教师版中。）",
+                                               "*轮到你了：在这里写下你的回答。*"))):
+        original = json.loads((small_course / language / "ex.ipynb").read_text(encoding="utf-8"))
+        built = json.loads((out / language / "ex.ipynb").read_text(encoding="utf-8"))
+        assert built["metadata"] == original["metadata"]
+        title, code_cell, md_cell, given, raw = ({**c, "source": _source(c)} for c in built["cells"])
+        assert [title, given, raw] == [{**original["cells"][i], "source": _source(original["cells"][i])}
+                                       for i in (0, 3, 4)]
+        assert code_cell == {**original["cells"][1], "source": code, "outputs": [], "execution_count": None}
+        assert md_cell == {**original["cells"][2], "source": markdown}
+    (att,) = json.loads((out / "en" / "att.ipynb").read_text(encoding="utf-8"))["cells"]
+    assert "attachments" not in att and _source(att) == "*Your turn: write your answer here.*"
+
+
+def test_a_solution_tag_on_a_raw_cell_is_refused(small_course, tmp_path):
+    path = small_course / "zh" / "ex.ipynb"
+    nbformat.write(nbformat.from_dict(_notebook([_cell("raw", "x", ["solution"], "bad")])), path)
+    with pytest.raises(ValueError, match=r"^cell 'bad' is tagged 'solution' but is a raw cell; only code and markdown "
+                                         r"cells can be solutions$"):
+        edition.build(tmp_path / "out", small_course)
+
+
+def test_a_language_without_notebooks_is_an_error(small_course, tmp_path):
+    for path in (small_course / "zh").iterdir():
+        path.unlink()
+    with pytest.raises(FileNotFoundError, match=rf"^no notebooks found in {re.escape(str(small_course / 'zh'))}$"):
+        edition.build(tmp_path / "out", small_course)
+
+
+def test_main_writes_where_asked_and_says_what_it_did(small_course, tmp_path, monkeypatch, capsys):
+    build = edition.build
+    monkeypatch.setattr(edition, "build", lambda out: build(out, small_course))
+    assert edition.main(["--out", str(tmp_path / "mine")]) == 0
+    out = tmp_path / "mine" / "notebooks"
+    assert capsys.readouterr().out.splitlines() == [
+        f"{out / 'en' / 'att.ipynb'}: 1 solution cell(s) replaced", f"{out / 'en' / 'ex.ipynb'}: 2 solution cell(s) replaced",
+        f"{out / 'zh' / 'ex.ipynb'}: 2 solution cell(s) replaced", f"student edition: 3 notebooks in {out}"]
+    assert edition.DEFAULT_OUT == REPO / "build" / "student"
+
+
+def test_main_writes_to_build_student_by_default_and_has_help(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(edition, "build", lambda out: seen.append(out) or [])
+    assert edition.main([]) == 0 and seen == [REPO / "build" / "student"]
+    assert capsys.readouterr().out == f"student edition: 0 notebooks in {REPO / 'build' / 'student' / 'notebooks'}\n"
+    with pytest.raises(SystemExit):
+        edition.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert "Build the student edition of the course: every notebook, without the worked solutions." in out
+    assert "output folder (default: build/student)" in out

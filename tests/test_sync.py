@@ -13,8 +13,8 @@ import pytest
 import d2l_local
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import sync_d2l_local as sync  # noqa: E402
+sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
+from tools import sync_d2l_local as sync  # noqa: E402
 
 EXERCISES = sorted((REPO / "notebooks" / "en").glob("lenet_ex*.ipynb"))
 
@@ -68,6 +68,14 @@ def copy_of_repo(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture
+def code_only(copy_of_repo, monkeypatch):
+    """The copied tree with nbstripout left out (seconds per call): for tests about the generated code alone."""
+    monkeypatch.setattr(sync, "unclean_notebooks", lambda: [])
+    monkeypatch.setattr(sync, "clean_notebooks", lambda: None)
+    return copy_of_repo
+
+
 def _edit_notebook(notebook: Path, edit) -> None:
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     edit(nb["cells"])
@@ -105,38 +113,38 @@ def test_generated_module_names_each_definitions_notebook_and_cell(copy_of_repo)
     assert f"__all__ = {[name for name, _ in expected]!r}" in text
 
 
-def test_editing_a_saved_cell_is_drift(copy_of_repo):
-    _edit_saved_cell(copy_of_repo / "notebooks" / "en" / "lenet.ipynb", "lr=lr", "lr=lr, momentum=0.5")
+def test_editing_a_saved_cell_is_drift(code_only):
+    _edit_saved_cell(code_only / "notebooks" / "en" / "lenet.ipynb", "lr=lr", "lr=lr, momentum=0.5")
     assert sync.check() == ["d2l_local/saved/lenet.py differs from the #@save cells of the notebooks"]
     sync.sync()
     assert sync.check() == []
-    assert "momentum=0.5" in (copy_of_repo / "d2l_local" / "saved" / "lenet.py").read_text(encoding="utf-8")
+    assert "momentum=0.5" in (code_only / "d2l_local" / "saved" / "lenet.py").read_text(encoding="utf-8")
 
 
-def test_editing_d2l_local_by_hand_is_drift(copy_of_repo, capsys):
-    path = copy_of_repo / "d2l_local" / "saved" / "lenet.py"
+def test_editing_d2l_local_by_hand_is_drift(code_only, capsys):
+    path = code_only / "d2l_local" / "saved" / "lenet.py"
     path.write_text(path.read_text(encoding="utf-8").replace("lr=lr", "lr=2 * lr"), encoding="utf-8")
     assert sync.check() == ["d2l_local/saved/lenet.py differs from the #@save cells of the notebooks"]
     assert sync.main(["--check"]) == 1
     assert "Run: python tools/sync_d2l_local.py" in capsys.readouterr().out
 
 
-def test_a_new_saved_function_is_exported(copy_of_repo):
-    _edit_saved_cell(copy_of_repo / "notebooks" / "en" / "lenet.ipynb", "def evaluate_accuracy_gpu",
+def test_a_new_saved_function_is_exported(code_only):
+    _edit_saved_cell(code_only / "notebooks" / "en" / "lenet.ipynb", "def evaluate_accuracy_gpu",
                      "def count_parameters(net):\n    return sum(p.numel() for p in net.parameters())\n\n\n"
                      "def evaluate_accuracy_gpu")
     assert "d2l_local/saved/__init__.py differs from the #@save cells of the notebooks" in sync.check()
     sync.sync()
-    init = (copy_of_repo / "d2l_local" / "saved" / "__init__.py").read_text(encoding="utf-8")
+    init = (code_only / "d2l_local" / "saved" / "__init__.py").read_text(encoding="utf-8")
     assert "from .lenet import lenet, count_parameters, evaluate_accuracy_gpu, train_ch6" in init
     assert "'count_parameters'" in init.split("__all__")[1]
 
 
-def test_a_module_without_a_notebook_is_stale(copy_of_repo):
-    (copy_of_repo / "d2l_local" / "saved" / "gone.py").write_text("x = 1\n")
+def test_a_module_without_a_notebook_is_stale(code_only):
+    (code_only / "d2l_local" / "saved" / "gone.py").write_text("x = 1\n")
     assert "d2l_local/saved/gone.py has no notebook #@save cells behind it" in sync.check()
     sync.sync()
-    assert not (copy_of_repo / "d2l_local" / "saved" / "gone.py").exists()
+    assert not (code_only / "d2l_local" / "saved" / "gone.py").exists()
 
 
 def test_a_name_saved_by_two_notebooks_is_refused(copy_of_repo, capsys):
@@ -178,3 +186,45 @@ def test_volatile_metadata_is_found_and_stripped_outputs_kept(copy_of_repo):
     assert sync.check() == []
     after = json.loads(zh.read_text(encoding="utf-8"))
     assert after["cells"] == before["cells"]  # outputs, counts and ids are kept, the stamp is gone
+
+
+def test_defined_names_reads_public_top_level_definitions_with_their_first_line():
+    code = ("import torch\n\n@decorator\n@other\ndef shown(x):\n    inner = 1\n    return x\n\n"
+            "class Net:\n    pass\n\nLIMIT: int = 3\na = b = 2\n_private = 1\nx.attr = 5\nasync def later():\n    pass\n")
+    assert sync.defined_names(code) == [("shown", 3), ("Net", 9), ("LIMIT", 12), ("a", 13), ("b", 13),
+                                        ("later", 16)]
+    assert sync.module_name(Path("notebooks/en/my-chapter.ipynb")) == "my_chapter"
+
+
+def test_saved_cells_skip_other_cells_and_drop_the_marker(tmp_path):
+    notebook = tmp_path / "nb.ipynb"
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "#@save\nnot code"},
+             {"cell_type": "code", "id": "a", "metadata": {}, "source": ["\n", "#@save\n", "def f():\n", "    return 1\n"]},
+             {"cell_type": "code", "id": "b", "metadata": {}, "source": "x = 1  #@save"},
+             {"cell_type": "code", "id": "c", "metadata": {}, "source": ""},
+             {"cell_type": "code", "id": "d", "metadata": {"tags": ["other"]}, "source": " #@save \n\ny = 2\n\n"}]
+    notebook.write_text(json.dumps({"cells": cells}), encoding="utf-8")
+    monkey = [(c.index, c.cell_id, c.code) for c in sync.saved_cells(notebook)]
+    assert monkey == [(1, "a", "def f():\n    return 1"), (4, "d", "y = 2")]
+
+
+def test_main_writes_the_changes_and_names_them(code_only, capsys):
+    _edit_saved_cell(code_only / "notebooks" / "en" / "lenet.ipynb", "lr=lr", "lr=lr / 2")
+    assert sync.main([]) == 0
+    assert capsys.readouterr().out == "updated d2l_local/saved/lenet.py\n"
+    assert "lr=lr / 2" in (code_only / "d2l_local" / "saved" / "lenet.py").read_text(encoding="utf-8")
+    assert sync.main([]) == 0 and capsys.readouterr().out == ""
+    assert sync.main(["--check"]) == 0 and capsys.readouterr().out == ""
+
+
+def test_a_notebook_that_stops_saving_leaves_no_module(code_only):
+
+    def unsave(cells):
+        for cell in cells:
+            if cell["cell_type"] == "code" and _source(cell).startswith("#@save"):
+                cell["source"] = _source(cell).replace("#@save\n", "", 1)
+    _edit_notebook(code_only / "notebooks" / "en" / "lenet.ipynb", unsave)
+    assert sorted(p.name for p in sync.sync()) == ["__init__.py", "lenet.py"]
+    assert not (code_only / "d2l_local" / "saved" / "lenet.py").exists()
+    init = (code_only / "d2l_local" / "saved" / "__init__.py").read_text(encoding="utf-8")
+    assert init.endswith('do not edit."""\n\n__all__ = []\n')

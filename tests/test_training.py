@@ -1,7 +1,9 @@
 """train_ch6's safety nets: early shape checks, nan losses, interrupts, devices, reproducibility."""
 from __future__ import annotations
 
+import re
 import signal
+import time
 import types
 
 import pytest
@@ -21,35 +23,103 @@ def lenet(num_outputs: int = 10) -> nn.Sequential:
 
 @pytest.fixture(scope="module")
 def small(data_root):
-    """2048 training and 512 test examples of the real data: 8 and 2 batches of 256."""
+    """1024 training and 512 test examples of the real data: 8 and 2 batches of 128 and 256."""
     train_iter, test_iter = d2l.load_data_fashion_mnist(256, root=data_root)
-    return (d2l.TensorBatches(train_iter.stored_images[:2048], train_iter.labels[:2048], 256, shuffle=True),
+    return (d2l.TensorBatches(train_iter.stored_images[:1024], train_iter.labels[:1024], 128, shuffle=True),
             d2l.TensorBatches(test_iter.stored_images[:512], test_iter.labels[:512], 256))
 
 
 def test_history_records_every_plot_point_and_epoch(small, capsys):
-    history = d2l.train_ch6(lenet(), *small, num_epochs=2, lr=0.9, device="cpu")
-    assert history.status == "finished" and d2l.last_history() is history
-    assert history.steps == 16 and history.examples == 2 * 2048
+    net = lenet()
+    history = d2l.train_ch6(net, *small, num_epochs=2, lr=0.9, device="cpu")
+    assert history.status == "finished" and d2l.last_history() is history and history.device == "cpu"
+    assert history.steps == 16 and history.examples == 2 * 1024
     assert history.epoch == pytest.approx([i / 8 for i in range(1, 17)])  # 8 batches: plot after each
-    assert len(history.test_acc) == 2 and all(0 <= a <= 1 for a in history.test_acc)
+    with torch.no_grad():  # the trained net's own test accuracy, counted here
+        right = sum(int((net.eval()(X).argmax(dim=1) == y).sum()) for X, y in small[1])
+    assert len(history.test_acc) == 2 and history.test_acc[-1] == right / 512
     out = capsys.readouterr().out
     assert "<Figure" not in out
-    assert f"test acc {history.test_acc[-1]:.3f}" in out and "examples/sec on cpu" in out
+    assert f"test acc {right / 512:.3f}\n" in out
+    speed = re.search(r"\n(\d+\.\d) examples/sec on cpu\n$", out)
+    assert speed and float(speed.group(1)) == pytest.approx(history.examples / history.seconds, abs=0.05)
 
 
-def test_same_seed_same_metrics(small):
+def _hand_trained(train_batches, test_batches, num_epochs, lr, reads):
+    """The chapter's training written out plainly: the train points after the batches in ``reads``, and test accuracies.
+
+    Xavier-initialised weights, plain SGD on the mean cross-entropy, and per point the
+    example-weighted mean loss and the accuracy of the epoch so far (float64 on the host).
+    """
+    torch.manual_seed(0)
+    net = lenet()
+    for m in net.modules():
+        if type(m) in (nn.Linear, nn.Conv2d):
+            nn.init.xavier_uniform_(m.weight)
+    net.to(memory_format=torch.channels_last)  # as train_ch6 does: the same convolution kernels, the same sums
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    points, test_acc = [], []
+    for epoch in range(num_epochs):
+        net.train()
+        loss_sum, correct, count = 0.0, 0, 0
+        for i, (X, y) in enumerate(train_batches, start=1):
+            opt.zero_grad()
+            y_hat = net(X)
+            loss = nn.functional.cross_entropy(y_hat, y)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(y)
+            correct += int((y_hat.argmax(dim=1) == y).sum())
+            count += len(y)
+            if i in reads:
+                points.append((epoch + i / len(train_batches), loss_sum / count, correct / count))
+        net.eval()
+        with torch.no_grad():
+            right = sum(int((net(X).argmax(dim=1) == y).sum()) for X, y in test_batches)
+        test_acc.append(right / sum(len(y) for _, y in test_batches))
+    return points, test_acc
+
+
+@pytest.fixture(scope="module")
+def uneven(data_root):
+    """300 training examples in 11 batches of 28 (the last one 20) and 150 test examples, not shuffled."""
+    train_iter, test_iter = d2l.load_data_fashion_mnist(256, root=data_root)
+    return (d2l.TensorBatches(train_iter.stored_images[:300], train_iter.labels[:300], 28),
+            d2l.TensorBatches(test_iter.stored_images[:150], test_iter.labels[:150], 64))
+
+
+def test_history_equals_a_plain_training_loop_on_the_same_batches(uneven, capsys):
+    """Loss weighted by batch size (the last batch is smaller), accuracy, read points and test accuracy."""
+    train_iter, test_iter = uneven
+    torch.manual_seed(0)
+    history = d2l.train_ch6(lenet(), train_iter, test_iter, num_epochs=2, lr=0.9, device="cpu")
+    reads = {2, 4, 6, 8, 10, 11}  # 11 batches: a point every 11 // 5 = 2 batches, and after the last one
+    points, test_acc = _hand_trained(list(train_iter), list(test_iter), 2, 0.9, reads)
+    assert history.epoch == pytest.approx([x for x, _, _ in points], abs=1e-12)
+    assert history.train_loss == pytest.approx([loss for _, loss, _ in points], rel=1e-5)
+    assert history.train_acc == pytest.approx([acc for _, _, acc in points], abs=1e-12)
+    assert history.test_acc == pytest.approx(test_acc, abs=1e-12)
+    assert (history.steps, history.examples, history.num_epochs) == (22, 600, 2)
+    assert history.train_loss[-1] < history.train_loss[0]  # it learned something: the comparison is not vacuous
+    out = capsys.readouterr().out
+    assert out.startswith("training on cpu\n")
+    assert f"loss {points[-1][1]:.3f}, train acc {points[-1][2]:.3f}, test acc {test_acc[-1]:.3f}\n" in out
+
+
+def test_the_seed_decides_the_weights_and_the_batch_order(uneven):
+    train_iter, test_iter = uneven
+    shuffled = d2l.TensorBatches(train_iter.stored_images, train_iter.labels, 28, shuffle=True)
     runs = []
-    for _ in range(2):
-        d2l.set_seed(7)
-        h = d2l.train_ch6(lenet(), *small, num_epochs=2, lr=0.9, device="cpu")
+    for seed in (7, 7, 8):
+        d2l.set_seed(seed)
+        h = d2l.train_ch6(lenet(), shuffled, test_iter, num_epochs=1, lr=0.9, device="cpu")
         runs.append((h.train_loss, h.train_acc, h.test_acc))
-    assert runs[0] == runs[1]
+    assert runs[0] == runs[1] and runs[0][0] != runs[2][0]
 
 
 def test_wrong_output_shape_fails_before_training(small):
     net = nn.Sequential(nn.Conv2d(1, 10, kernel_size=3))  # forgot to flatten and classify
-    with pytest.raises(ValueError, match=r"output has shape \(256, 10, 26, 26\).*needs \(batch, num_classes\)"):
+    with pytest.raises(ValueError, match=r"output has shape \(128, 10, 26, 26\).*needs \(batch, num_classes\), e\.g\. \(128, 10\)"):
         d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cpu")
 
 
@@ -60,13 +130,13 @@ def test_too_few_classes_for_the_labels(small):
 
 def test_layers_that_do_not_fit_the_input(small):
     net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28 * 3, 10))
-    with pytest.raises(ValueError, match=r"cannot process a batch of shape \(256, 1, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"cannot process a batch of shape \(128, 1, 28, 28\)"):
         d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cpu")
 
 
 def test_float_labels_are_refused(small):
     train_iter, test_iter = small
-    floats = d2l.TensorBatches(train_iter.images, train_iter.labels.float(), 256)
+    floats = d2l.TensorBatches(train_iter.images, train_iter.labels.float(), 128)
     with pytest.raises(ValueError, match="labels must be a 1-D tensor of integer class indices; got dtype torch.float32"):
         d2l.train_ch6(lenet(), floats, test_iter, num_epochs=1, lr=0.1, device="cpu")
 
@@ -142,7 +212,7 @@ def test_interrupt_stops_at_a_step_boundary_and_propagates(small, capsys):
     handler_before = signal.getsignal(signal.SIGINT)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(torch.optim, "SGD", recording_sgd)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt, match="^training stopped after a completed step$"):
             d2l.train_ch6(net, *small, num_epochs=3, lr=0.9, device="cpu")
     assert signal.getsignal(signal.SIGINT) is handler_before
     history = d2l.last_history()
@@ -158,7 +228,7 @@ def test_interrupt_stops_at_a_step_boundary_and_propagates(small, capsys):
 def test_nan_stops_at_the_step_that_made_it_on_the_cpu(small, capsys):
     """32 batches, a plot every 6: the nan from batch 3 stops training at once, not at the next plot."""
     train_iter, test_iter = small
-    fine = d2l.TensorBatches(train_iter.images, train_iter.labels, 64)
+    fine = d2l.TensorBatches(train_iter.images, train_iter.labels, 32)
     data = NanInEpoch(fine, epoch=0, batch=2)
     data.epochs_started = -2  # train_ch6's dry run takes one batch first
     with pytest.raises(d2l.NonFiniteLossError, match=r"became nan in epoch 1, batch 3 of 32"):
@@ -264,3 +334,232 @@ def test_sums_are_right_when_the_loader_gives_more_batches_than_announced():
     assert loss == pytest.approx(sum(v * n for v, n in zip(losses, sizes)) / 12)  # 30.5 / 12
     assert acc == pytest.approx(8 / 12)
     assert run.history.steps == 5 and run.history.examples == 12
+
+
+# --- check_classifier: boundaries on both sides, and the net's mode restored ---------------------------
+
+def _scores(num_outputs: int) -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.Linear(4, num_outputs))
+
+
+def _one_batch(labels: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(torch.rand(len(labels), 1, 2, 2), torch.tensor(labels))]
+
+
+def test_check_classifier_accepts_exactly_one_score_per_class():
+    d2l.check_classifier(_scores(10), _one_batch([0, 9, 3]), torch.device("cpu"))  # 10 outputs for labels 0-9
+    with pytest.raises(ValueError, match=r"^the labels run from 0 to 9, but the net scores only 9 classes \(0-8\)\. "
+                                         r"Make the last layer output one score per class\.$"):
+        d2l.check_classifier(_scores(9), _one_batch([0, 9, 3]), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("labels, low, high", [([0, 10], 0, 10), ([-1, 4], -1, 4)])
+def test_check_classifier_refuses_labels_outside_the_scores(labels, low, high):
+    with pytest.raises(ValueError, match=rf"^the labels run from {low} to {high}, but the net scores only 10 classes "
+                                         r"\(0-9\)"):
+        d2l.check_classifier(_scores(10), _one_batch(labels), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("labels", [torch.tensor([[0, 1]]), torch.tensor([True, False])])
+def test_check_classifier_refuses_labels_that_are_not_class_indices(labels):
+    with pytest.raises(ValueError, match="^" + re.escape(f"labels must be a 1-D tensor of integer class indices; got "
+                                                         f"dtype {labels.dtype}, shape {tuple(labels.shape)}") + "$"):
+        d2l.check_classifier(_scores(10), [(torch.rand(2, 1, 2, 2), labels)], torch.device("cpu"))
+
+
+def test_check_classifier_refuses_one_output_row_per_batch_too_few():
+    net = nn.Sequential(nn.Flatten(0), nn.Unflatten(0, (1, -1)))  # (1, 12): a 2-D output, but one row for 3 examples
+    with pytest.raises(ValueError, match=r"output has shape \(1, 12\) for a batch of 3 examples"):
+        d2l.check_classifier(net, _one_batch([0, 1, 2]), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_check_classifier_runs_in_eval_mode_and_restores_the_mode(training):
+    seen = []
+    net = _scores(10).train(training)
+    net.register_forward_pre_hook(lambda module, inputs: seen.append(module.training))
+    d2l.check_classifier(net, _one_batch([1, 2]), torch.device("cpu"))
+    assert seen == [False] and net.training is training and net[1].training is training
+    broken = nn.Sequential(nn.Flatten(), nn.Linear(5, 10)).train(training)  # 4 pixels in, 5 expected
+    with pytest.raises(ValueError, match=r"^the net cannot process a batch of shape \(1, 1, 2, 2\): .*Check that "
+                                         r"each layer's input size matches"):
+        d2l.check_classifier(broken, _one_batch([1]), torch.device("cpu"))
+    assert broken.training is training and broken[1].training is training
+
+
+def test_check_classifier_reads_one_batch_without_gradients():
+    reads, grads = [], []
+
+    class Batches:
+        def __iter__(self):
+            for batch in _one_batch([1, 2]) * 3:
+                reads.append(1)
+                yield batch
+
+    net = _scores(10)
+    net.register_forward_hook(lambda module, inputs, out: grads.append(out.requires_grad))
+    d2l.check_classifier(net, Batches(), torch.device("cpu"))
+    assert reads == [1] and grads == [False]
+
+
+# --- TrainingRun: signal handlers, summaries, the explosion rule's edges ------------------------------
+
+def _custom_handler(signum, frame):
+    raise AssertionError("not called in this test")
+
+
+@pytest.mark.parametrize("before", [signal.default_int_handler, signal.SIG_IGN, _custom_handler])
+@pytest.mark.parametrize("ending", ["finished", "error"])
+def test_the_sigint_handler_is_installed_and_then_restored(before, ending):
+    previous = signal.signal(signal.SIGINT, before)
+    try:
+        with pytest.raises(RuntimeError) if ending == "error" else _no_error():
+            with _run_on("cpu") as run:
+                assert signal.getsignal(signal.SIGINT) == run._on_sigint
+                if ending == "error":
+                    raise RuntimeError("boom")
+        assert signal.getsignal(signal.SIGINT) is before
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _no_error:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_outside_the_main_thread_no_handler_is_touched():
+    import threading
+
+    seen = []
+    before = signal.getsignal(signal.SIGINT)
+
+    def train():
+        with _run_on("cpu") as run:
+            run.add_batch(torch.tensor(1.0), torch.eye(10)[[0]], torch.tensor([0]))
+            seen.append(signal.getsignal(signal.SIGINT))
+        seen.append(run.history.status)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    thread.join()
+    assert seen == [before, "finished"] and signal.getsignal(signal.SIGINT) is before
+
+
+def test_one_interrupt_waits_for_the_step_and_a_second_stops_at_once(capsys):
+    with pytest.raises(KeyboardInterrupt, match="training stopped after a completed step"):
+        with _run_on("cpu") as run:
+            run._on_sigint(signal.SIGINT, None)  # the first press: nothing stops yet
+            assert run.interrupt_requested
+            with pytest.raises(KeyboardInterrupt):
+                run._on_sigint(signal.SIGINT, None)  # the second press stops at once
+            run.add_batch(torch.tensor(0.5), torch.eye(10)[[3, 1]], torch.tensor([3, 2]))
+    assert run.history.status == "interrupted" and run.history.steps == 1
+    assert run.history.train_loss == [0.5] and run.history.train_acc == [0.5] and run.history.epoch == [0.25]
+    assert capsys.readouterr().out == ("Training interrupted: 0 of 1 epochs and 1 steps completed; last train loss "
+                                       "0.500, train acc 0.500. The net keeps the weights of step 1; "
+                                       "d2l.last_history() holds the numbers so far.\n")
+
+
+def test_an_interrupt_brings_the_plot_up_to_date():
+    animator = d2l.Animator(legend=["train loss", "train acc", "test acc"], notebook=False, min_interval=3600)
+    flushed = []
+    animator.flush = lambda: flushed.append(True)
+    optimizer = types.SimpleNamespace(param_groups=[{"params": [torch.zeros(1)], "lr": 0.1}])
+    with pytest.raises(KeyboardInterrupt), d2l.TrainingRun(optimizer, 2, 4, animator) as run:
+        run.add_batch(torch.tensor(1.5), torch.eye(10)[[1]], torch.tensor([1]))
+        run.add_test_acc(0.25)
+        run.add_batch(torch.tensor(0.5), torch.eye(10)[[2, 2]], torch.tensor([2, 3]))
+        run.interrupt_requested = True
+        run.add_batch(torch.tensor(1.0), torch.eye(10)[[4, 4]], torch.tensor([4, 4]))
+    assert animator.X == [[1.5], [1.5], []] and animator.Y == [[0.75], [0.75], []]  # (0.5*2 + 1*2) / 4; 3 of 4 right
+    assert flushed == [True]
+    assert run.history.epoch == [1.5] and run.history.test_acc == [0.25]
+
+
+def test_other_errors_pass_through_without_a_summary(capsys):
+    with pytest.raises(ZeroDivisionError), _run_on("cpu") as run:
+        raise ZeroDivisionError
+    assert run.history.status == "interrupted" and capsys.readouterr().out == ""
+
+
+def test_summary_of_a_run_with_test_accuracy_and_of_a_diverged_one():
+    h = d2l.TrainHistory(5, "cpu", train_loss=[0.9, 0.4567], train_acc=[0.5, 0.8123], test_acc=[0.7, 0.7891],
+                         steps=470, status="interrupted")
+    assert h.summary() == ("Training interrupted: 2 of 5 epochs and 470 steps completed; last train loss 0.457, "
+                           "train acc 0.812, test acc 0.789. The net keeps the weights of step 470; "
+                           "d2l.last_history() holds the numbers so far.")
+    h = d2l.TrainHistory(3, "cpu", steps=0, status="diverged")
+    assert h.summary() == ("Training diverged: 0 of 3 epochs and 0 steps completed. The weights are no longer "
+                           "usable: create the net again before retraining; d2l.last_history() holds the numbers "
+                           "so far.")
+
+
+def test_examples_per_second_and_seconds(monkeypatch):
+    assert d2l.TrainHistory(1, "cpu", examples=500).examples_per_sec == 0.0  # no time measured yet
+    assert d2l.TrainHistory(1, "cpu", examples=500, seconds=4.0).examples_per_sec == 125.0
+    clock = iter([10.0, 12.5])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
+    with _run_on("cpu") as run:
+        run.add_batch(torch.tensor(1.0), torch.eye(10)[[0] * 5], torch.tensor([0] * 5))
+    assert run.history.seconds == 2.5 and run.examples_per_sec == 2.0
+
+
+def test_explosion_needs_half_a_window_and_more_than_ten_times_the_start():
+    with _run_on("cpu", num_batches=100) as run:
+        _feed(run, [2.5] + [25.0] * 8)  # 9 batches: too few to judge
+        _feed(run, [25.0] * 11)  # exactly 10 times the start: not yet
+    assert run.history.status == "finished"
+    with pytest.raises(d2l.LossExplodedError, match=r"median over the last 10 batches is 25\.1, more than 10 times "
+                                                    r"its starting value 2\.5 \(epoch 1, batch 10 of 100\)"):
+        with _run_on("cpu", num_batches=100) as run:
+            _feed(run, [2.5] + [25.1] * 9)
+
+
+def test_the_window_forgets_old_batches():
+    """Only the last 20 read batches count: 20 calm ones after 19 wild ones end the alarm."""
+    with _run_on("cpu", num_batches=100) as run:
+        _feed(run, [2.4] * 11 + [100.0] * 9)  # median of 20: (2.4 + 100) / 2 is not 10 x 2.4
+        _feed(run, [2.4] * 20)
+    assert run.history.status == "finished"
+    with pytest.raises(d2l.LossExplodedError), _run_on("cpu", num_batches=100) as run:
+        _feed(run, [2.4] * 10 + [100.0] * 10)
+        _feed(run, [100.0] * 2)
+
+
+def test_a_single_score_column_has_no_chance_floor():
+    """With one output (no classes to guess among) the start is the first batch's loss alone."""
+    with pytest.raises(d2l.LossExplodedError, match=r"starting value 0\.1 "), _run_on("cpu", num_batches=50) as run:
+        for value in [0.1] + [1.5] * 12:
+            run.add_batch(torch.tensor(value), torch.zeros(2, 1), torch.tensor([0, 0]))
+        run.read()
+
+
+def test_the_epoch_position_and_a_new_epochs_sums():
+    with _run_on("cpu", num_batches=4) as run:
+        run.add_batch(torch.tensor(1.0), torch.eye(10)[[0, 0]], torch.tensor([0, 1]))
+        assert run.x == 0.25
+        run.read()
+        run.add_test_acc(0.5)
+        assert run.x == 1.0
+        run.add_batch(torch.tensor(3.0), torch.eye(10)[[2]], torch.tensor([2]))
+        loss, acc = run.read()
+    assert (loss, acc) == (3.0, 1.0)  # the second epoch's sums start from zero
+    assert run.history.epoch == [0.25, 1.25] and run.history.train_loss == [1.0, 3.0]
+    assert run.history.train_acc == [0.5, 1.0] and run.history.steps == 2 and run.history.examples == 3
+
+
+def test_check_classifier_accepts_an_empty_first_batch():
+    d2l.check_classifier(_scores(10), [(torch.zeros(0, 1, 2, 2), torch.zeros(0, dtype=torch.int64))],
+                         torch.device("cpu"))  # no label to check: nothing to refuse
+
+
+def test_a_two_class_chance_floor_is_ln_2():
+    """With two outputs the loss of guessing is ln 2 = 0.693: 10 x 0.693 is the limit, not 10 x the first loss."""
+    with pytest.raises(d2l.LossExplodedError, match=r"starting value 0\.693 "), _run_on("cpu", num_batches=50) as run:
+        for value in [0.01] + [7.0] * 12:
+            run.add_batch(torch.tensor(value), torch.zeros(2, 2), torch.tensor([0, 1]))
+        run.read()

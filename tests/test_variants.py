@@ -79,7 +79,7 @@ def test_image_size_sets_the_first_dense_layer():
      r"layers, a smaller kernel or same_padding=True"),
 ])
 def test_variant_explains_bad_settings(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^{match}$"):
         d2l.lenet_variant(**kwargs)
 
 
@@ -88,3 +88,30 @@ def test_num_params_counts_only_trainable_parameters():
     net[0].weight.requires_grad_(False)  # 6 * 1 * 5 * 5 frozen
     assert d2l.num_params(net) == 61_706 - 150
     assert d2l.num_params(nn.Sequential()) == 0
+
+
+def test_feature_maps_of_one_pixel_are_allowed_and_of_none_refused():
+    net = d2l.lenet_variant(channels=(4, 4), image_size=12)  # 12 -> (12 + 4 - 4) // 2 = 6 -> (6 - 4) // 2 = 1
+    assert net[7].in_features == 4 and net(torch.rand(2, 1, 12, 12)).shape == (2, 10)
+    with pytest.raises(ValueError, match=r"feature maps shrink to nothing at layer 3"):
+        d2l.lenet_variant(channels=(4, 4, 4), image_size=12)
+
+
+def test_kernel_size_one_is_the_smallest_odd_size():
+    net = d2l.lenet_variant(kernel_size=1)  # 28 -> 14 -> 7
+    assert [m.padding for m in net if isinstance(m, nn.Conv2d)] == [(0, 0), (0, 0)]
+    assert net[7].in_features == 16 * 7 * 7
+    for bad in (0, -1, 2.0, "5"):
+        with pytest.raises(ValueError, match=r"^kernel_size must be an odd positive int"):
+            d2l.lenet_variant(kernel_size=bad)
+
+
+def test_layers_in_order_without_batch_norm():
+    net = d2l.lenet_variant(channels=(3,), dense=(7,), activation="relu", pooling="max", num_classes=4)
+    assert [type(m) for m in net] == [nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Flatten, nn.Linear, nn.ReLU, nn.Linear]
+    conv, pool, first, last = net[0], net[2], net[4], net[6]
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.bias is not None) == (1, 3, (5, 5), True)
+    assert (pool.kernel_size, pool.stride) == (2, 2)
+    assert (first.in_features, first.out_features, last.in_features, last.out_features) == (3 * 14 * 14, 7, 7, 4)
+    with pytest.raises(ValueError, match=r"^dense must be a list of positive ints, got \[0\]$"):
+        d2l.lenet_variant(dense=(0,))

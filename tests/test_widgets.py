@@ -105,3 +105,14 @@ def test_train_on_real_data_appends_the_run(small):
     assert run["params"] == d2l.num_params(d2l.lenet_variant(channels=(6, 16, 16), activation="relu",
                                                              pooling="max", same_padding=True))
     assert run["history"].status == "finished" and len(run["history"].test_acc) == 1
+
+
+def test_a_figure_becomes_a_png_display_output():
+    import base64
+
+    fig = d2l.new_figure((2, 1))
+    fig.subplots().plot([0, 1], [1, 0])
+    output = panels._figure_output(fig)
+    assert set(output) == {"output_type", "metadata", "data"} and output["output_type"] == "display_data"
+    assert output["metadata"] == {} and output["data"]["text/plain"] == repr(fig)
+    assert base64.b64decode(output["data"]["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
