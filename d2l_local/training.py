@@ -76,11 +76,6 @@ class TrainHistory:
 _LAST_HISTORY: TrainHistory | None = None
 
 
-def _extended(buffer: torch.Tensor | None, more: torch.Tensor) -> torch.Tensor:
-    """``more`` appended to ``buffer`` (``more`` alone when there is no buffer yet)."""
-    return more if buffer is None else torch.cat([buffer, more])
-
-
 def last_history() -> TrainHistory | None:
     """The history of the most recent training run, finished or not (``None`` before any run)."""
     return _LAST_HISTORY
@@ -152,9 +147,7 @@ class TrainingRun:
         """Count a completed step; raise ``KeyboardInterrupt`` here if one was requested."""
         i = self.epoch_batches
         if self._losses is None or i == len(self._losses):  # the first batch, or more than len(data_iter)
-            more = max(self.num_batches - i, 1)
-            self._losses = _extended(self._losses, loss.new_zeros(more))
-            self._correct = _extended(self._correct, torch.zeros(more, dtype=torch.int64, device=loss.device))
+            self._make_room(loss)
         self._losses[i] = loss.detach() * y.numel()
         self._correct[i] = (y_hat.argmax(dim=1) == y).sum()
         self._sizes.append(y.numel())
@@ -171,6 +164,14 @@ class TrainingRun:
                 self.animator.add(self.x, (loss, acc, None))
             raise KeyboardInterrupt("training stopped after a completed step")
 
+    def _make_room(self, loss: torch.Tensor) -> None:
+        """Give the per-batch buffers room for the rest of the epoch (at least one more batch)."""
+        more = max(self.num_batches - self.epoch_batches, 1)
+        losses, correct = loss.new_zeros(more), torch.zeros(more, dtype=torch.int64, device=loss.device)
+        if self._losses is not None:
+            losses, correct = torch.cat([self._losses, losses]), torch.cat([self._correct, correct])
+        self._losses, self._correct = losses, correct
+
     def read(self) -> tuple[float, float]:
         """Return this epoch's (mean loss, accuracy) so far and record them in the history.
 
@@ -178,15 +179,15 @@ class TrainingRun:
         read). Raises ``NonFiniteLossError`` if a loss was nan or inf, ``LossExplodedError``
         if the loss has exploded.
         """
-        n = self.epoch_batches
-        losses = self._losses[:n]
-        sums = torch.stack([losses.sum(), self._correct[:n].sum().to(losses.dtype)])
+        done = self.epoch_batches
+        losses = self._losses[:done]
+        sums = torch.stack([losses.sum(), self._correct[:done].sum().to(losses.dtype)])
         total_loss, correct, *unread = torch.cat([sums, losses[self._unread:]]).tolist()
         if not math.isfinite(total_loss):
             bad = int((~torch.isfinite(losses)).nonzero()[0])
             self._raise_non_finite(bad, losses[bad].item())
         self._check_not_exploded([v / n for v, n in zip(unread, self._sizes[self._unread:])])
-        self._unread = n
+        self._unread = done
         count = sum(self._sizes)
         loss, acc = total_loss / count, correct / count
         self.history.epoch.append(self.x)
