@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no results: run `mutmut run` first (see tests/README.md)")
         return 1
     totals: Counter[str] = Counter()
-    rates: list[tuple[dict, float]] = []
+    rates: list[tuple[int, float]] = []  # (mutants, killed fraction) of each module with mutants run
     open_survivors = []
     print(f"{'module':<34} {'mutants':>7} {'killed':>6} {'equiv':>5} {'surv':>5} {'not run':>7}")
     for path, codes in by_file.items():
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 counts["not run"] += 1
         totals.update(counts)
         if counts["killed"] + counts["survived"]:
-            rates.append((codes, counts["killed"] / (counts["killed"] + counts["survived"])))
+            rates.append((len(codes), counts["killed"] / (counts["killed"] + counts["survived"])))
         print(f"{path:<34} {len(codes):>7} {counts['killed']:>6} {counts['equivalent']:>5} {counts['survived']:>5} "
               f"{counts['not run']:>7}")
     judged = totals["killed"] + totals["survived"]
@@ -94,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{100 * totals['killed'] / max(judged, 1):.1f}% ({totals['timeouts']} of the kills by timeout; "
           f"{totals['equivalent']} equivalent, "
           f"{totals['not run']} not run)")
-    weighted = sum(len(codes) * rate for codes, rate in rates)
-    print(f"\nestimate for all {sum(len(c) for c, _ in rates)} mutants of the modules run (each module's killed "
-          f"fraction weighted by its mutants): {100 * weighted / max(sum(len(c) for c, _ in rates), 1):.1f}%")
+    mutants = sum(n for n, _ in rates)
+    weighted = sum(n * rate for n, rate in rates)
+    print(f"\nestimate for all {mutants} mutants of the modules run (each module's killed "
+          f"fraction weighted by its mutants): {100 * weighted / max(mutants, 1):.1f}%")
     stale = equivalent - {name for codes in by_file.values() for name, code in codes.items() if code in SURVIVED}
     if stale:
         print(f"listed as equivalent but not a survivor now: {', '.join(sorted(stale))}")
