@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .feature_map_tools import pick_examples
+from .recipes import Recipe
 from .training import TrainHistory
 from .variants import num_params
 
@@ -36,8 +37,10 @@ def require(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
-def check_answer(question: str, check: Callable[[], object]) -> bool:
-    """Run ``check``, print the verdict on ``question``; return whether it passed (raise under the grader).
+def check_answer(question: str, check: Callable[[], object]) -> None:
+    """Run ``check`` and print the verdict on ``question``; under the grader, a failure raises.
+
+    It returns nothing, so that a check cell shows only the verdict.
 
     A ``NameError`` means the answer cell has not been run (or names the result
     differently); any other exception is an answer that crashes, and is reported with its type.
@@ -52,18 +55,25 @@ def check_answer(question: str, check: Callable[[], object]) -> bool:
         message = f"running your answer raised {type(error).__name__}: {error}"
     else:
         print(f"Question {question}: right.")
-        return True
+        return
     print(f"Question {question}: not yet: {message}")
     if os.environ.get(GRADER_ENV):
         raise AssertionError(f"Question {question}: {message}")
-    return False
 
 
 def check_output_shape(net: nn.Module, expected: Sequence[int], input_shape: Sequence[int] = (1, 1, 28, 28)) -> None:
-    """The net maps a batch of zeros of ``input_shape`` to ``expected``; the message names both shapes."""
+    """The net maps a batch of zeros of ``input_shape`` to ``expected``; the message names both shapes.
+
+    The net runs in eval mode, so that the check leaves batch-norm statistics as they were.
+    """
     require(isinstance(net, nn.Module), f"expected a torch network (nn.Module), got {type(net).__name__}")
-    with torch.no_grad():
-        shape = tuple(net(torch.zeros(*input_shape)).shape)
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            shape = tuple(net(torch.zeros(*input_shape)).shape)
+    finally:
+        net.train(was_training)
     require(shape == tuple(expected), f"your net outputs {shape} for an input of shape {tuple(input_shape)}; "
                                       f"{expected[-1]} classes need {tuple(expected)}")
 
@@ -86,6 +96,27 @@ def check_same_size(net: nn.Module, reference: nn.Module, why: str) -> None:
     """``net`` has as many parameters as ``reference``; ``why`` says why they must match."""
     mine, theirs = num_params(net), num_params(reference)
     require(mine == theirs, f"your net has {mine:,} parameters and the reference {theirs:,}; {why}")
+
+
+def check_budget(net: nn.Module, max_params: int, num_classes: int = 10,
+                 input_shape: Sequence[int] = (2, 1, 28, 28)) -> None:
+    """``net`` has at most ``max_params`` parameters and maps ``input_shape`` to one score per class."""
+    check_output_shape(net, (input_shape[0], num_classes), input_shape)
+    count = num_params(net)
+    require(count <= max_params, f"your net has {count:,} parameters; the budget is at most {max_params:,}")
+
+
+def check_recipe(recipe: object) -> None:
+    """``recipe`` is a ``d2l.Recipe``."""
+    require(isinstance(recipe, Recipe), f"recipe should be a d2l.Recipe, got {type(recipe).__name__}")
+
+
+def check_accuracy(history: object, num_epochs: int, at_least: float) -> None:
+    """``history`` is a finished run of ``num_epochs`` epochs that ends with a test accuracy of ``at_least``."""
+    check_history(history, num_epochs)
+    final = history.test_acc[-1]
+    require(final >= at_least, f"your net ends at {final:.4f} test accuracy; the question asks for at least "
+                               f"{at_least:.2f}")
 
 
 def check_history(history: object, num_epochs: int) -> None:

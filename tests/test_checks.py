@@ -19,14 +19,14 @@ def student(monkeypatch):
     monkeypatch.delenv(checks.GRADER_ENV, raising=False)
 
 def test_a_right_answer_says_so(student, capsys):
-    assert d2l.check_answer("1", lambda: checks.check_pooling(_max_lenet(), nn.MaxPool2d, 2, 2, 2)) is True
+    assert d2l.check_answer("1", lambda: checks.check_pooling(_max_lenet(), nn.MaxPool2d, 2, 2, 2)) is None
     assert capsys.readouterr().out == "Question 1: right.\n"
 
 @pytest.mark.parametrize("net, message", [
     (_max_lenet(outputs=7), "your net outputs (1, 7) for an input of shape (1, 1, 28, 28); 10 classes need (1, 10)"),
 ])
 def test_output_shape_message(student, capsys, net, message):
-    assert d2l.check_answer("1", lambda: checks.check_output_shape(net, (1, 10))) is False
+    assert d2l.check_answer("1", lambda: checks.check_output_shape(net, (1, 10))) is None
     assert capsys.readouterr().out == f"Question 1: not yet: {message}\n"
 
 def test_pooling_messages(student):
@@ -48,8 +48,8 @@ def test_undefined_names_and_crashes_are_reported_not_raised(student, capsys):
     def crashes():
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
 
-    assert d2l.check_answer("1", missing) is False
-    assert d2l.check_answer("2", crashes) is False
+    d2l.check_answer("1", missing)
+    d2l.check_answer("2", crashes)
     assert capsys.readouterr().out.splitlines() == [
         "Question 1: not yet: name 'max_lenet' is not defined: write your answer in the cell above and run it, "
         "then run this check again.",
@@ -59,7 +59,7 @@ def test_under_the_grader_a_failure_raises_with_the_message(monkeypatch):
     monkeypatch.setenv(checks.GRADER_ENV, "autograde")
     with pytest.raises(AssertionError, match=r"^Question 1: layer 2 of your net is still nn.AvgPool2d"):
         d2l.check_answer("1", lambda: checks.check_pooling(d2l.lenet(), nn.MaxPool2d, 2, 2, 2))
-    assert d2l.check_answer("1", lambda: None) is True
+    d2l.check_answer("1", lambda: None)  # a right answer does not raise
 
 def test_same_size_and_history():
     with pytest.raises(checks.CheckFailed, match=r"your net has 120,382 parameters and the reference 61,706; why"):
@@ -96,3 +96,37 @@ def test_max_examples_keeps_the_first_examples(monkeypatch, tmp_path):
     monkeypatch.setenv(loaders.MAX_EXAMPLES_ENV, "0")
     with pytest.raises(ValueError, match="D2L_MAX_EXAMPLES must be a positive whole number of examples, got '0'"):
         d2l.load_data_fashion_mnist(3, root=root)
+
+def test_budget_counts_parameters_on_both_sides_of_the_limit():
+    net = d2l.lenet_variant(activation="relu", pooling="max", batch_norm=True, channels=(16, 32))
+    assert d2l.num_params(net) == 120_430
+    checks.check_budget(net, max_params=120_430)
+    with pytest.raises(checks.CheckFailed, match=r"^your net has 120,430 parameters; the budget is at most "
+                                                 r"120,429$"):
+        checks.check_budget(net, max_params=120_429)
+    with pytest.raises(checks.CheckFailed, match=r"^your net outputs \(2, 84\) for an input of shape "
+                                                 r"\(2, 1, 28, 28\); 10 classes need \(2, 10\)$"):
+        checks.check_budget(d2l.lenet()[:-1], max_params=100_000)
+
+
+def test_output_shape_check_leaves_batch_norm_statistics_and_the_mode_as_they_were():
+    for training in (True, False):
+        net = d2l.lenet_variant(batch_norm=True).train(training)
+        before = {k: v.clone() for k, v in net.state_dict().items()}
+        checks.check_output_shape(net, (1, 10))
+        assert net.training is training
+        assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_recipe_and_accuracy():
+    checks.check_recipe(d2l.Recipe())
+    with pytest.raises(checks.CheckFailed, match=r"^recipe should be a d2l.Recipe, got dict$"):
+        checks.check_recipe({"lr": 0.1})
+    history = d2l.TrainHistory(num_epochs=2, device="cpu", test_acc=[0.85, 0.9099], status="finished")
+    with pytest.raises(checks.CheckFailed, match=r"^your net ends at 0.9099 test accuracy; the question asks for "
+                                                 r"at least 0.91$"):
+        checks.check_accuracy(history, 2, at_least=0.91)
+    history.test_acc[-1] = 0.91
+    checks.check_accuracy(history, 2, at_least=0.91)
+    with pytest.raises(checks.CheckFailed, match=r"the run trained 2 epoch\(s\); the question asks for 3$"):
+        checks.check_accuracy(history, 3, at_least=0.91)
