@@ -37,6 +37,17 @@ def require(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+def described(value: object) -> str:
+    """What ``value`` is, for a message: a class or a function is named, with the hint to call it."""
+    if isinstance(value, type):
+        return f"the class {value.__name__} itself (call it to make one)"
+    if callable(value) and hasattr(value, "__name__") and not isinstance(value, nn.Module):
+        return f"the function {value.__name__} (call it to get its result)"
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
 def check_answer(question: str, check: Callable[[], object]) -> None:
     """Run ``check`` and print the verdict on ``question``; under the grader, a failure raises.
 
@@ -66,12 +77,16 @@ def check_output_shape(net: nn.Module, expected: Sequence[int], input_shape: Seq
 
     The net runs in eval mode, so that the check leaves batch-norm statistics as they were.
     """
-    require(isinstance(net, nn.Module), f"expected a torch network (nn.Module), got {type(net).__name__}")
+    require(isinstance(net, nn.Module), f"expected a torch network (nn.Module), got {described(net)}")
     was_training = net.training
     net.eval()
     try:
         with torch.no_grad():
             shape = tuple(net(torch.zeros(*input_shape)).shape)
+    except RuntimeError as error:
+        raise CheckFailed(f"your net cannot take an input of shape {tuple(input_shape)}: {str(error).splitlines()[0]}. "
+                          f"Print each layer's output shape, as the chapter does, to find the layer that "
+                          f"does not fit") from error
     finally:
         net.train(was_training)
     require(shape == tuple(expected), f"your net outputs {shape} for an input of shape {tuple(input_shape)}; "
@@ -80,7 +95,7 @@ def check_output_shape(net: nn.Module, expected: Sequence[int], input_shape: Seq
 
 def check_pooling(net: nn.Sequential, kind: type[nn.Module], count: int, kernel_size: int, stride: int) -> None:
     """``net`` pools exactly ``count`` times, each time with a ``kind`` layer of the given window and stride."""
-    require(isinstance(net, nn.Sequential), f"expected an nn.Sequential, got {type(net).__name__}")
+    require(isinstance(net, nn.Sequential), f"expected an nn.Sequential, got {described(net)}")
     pools = [(i, layer) for i, layer in enumerate(net) if type(layer).__module__ == nn.MaxPool2d.__module__]
     for i, layer in pools:
         require(isinstance(layer, kind), f"layer {i} of your net is still nn.{type(layer).__name__}; "
@@ -108,7 +123,7 @@ def check_budget(net: nn.Module, max_params: int, num_classes: int = 10,
 
 def check_recipe(recipe: object) -> None:
     """``recipe`` is a ``d2l.Recipe``."""
-    require(isinstance(recipe, Recipe), f"recipe should be a d2l.Recipe, got {type(recipe).__name__}")
+    require(isinstance(recipe, Recipe), f"recipe should be a d2l.Recipe, got {described(recipe)}")
 
 
 def check_accuracy(history: object, num_epochs: int, at_least: float) -> None:
@@ -122,7 +137,7 @@ def check_accuracy(history: object, num_epochs: int, at_least: float) -> None:
 def check_history(history: object, num_epochs: int) -> None:
     """``history`` is a finished training run of ``num_epochs`` epochs."""
     require(isinstance(history, TrainHistory), f"expected the TrainHistory that train_ch6 returns, "
-                                               f"got {type(history).__name__}")
+                                               f"got {described(history)}")
     require(history.status == "finished", f"the training run did not finish (status {history.status!r}); "
                                           f"run it again to the end")
     require(history.num_epochs == num_epochs and len(history.test_acc) == num_epochs,
@@ -131,8 +146,8 @@ def check_history(history: object, num_epochs: int) -> None:
 
 def check_examples(X: torch.Tensor, data_iter: object, classes: Sequence[str]) -> None:
     """``X`` holds the first test example of each of ``classes``, in that order."""
+    require(isinstance(X, torch.Tensor), f"X should be a tensor of images, got {described(X)}")
     expected, _ = pick_examples(data_iter, list(classes))
-    require(isinstance(X, torch.Tensor), f"X should be a tensor of images, got {type(X).__name__}")
     require(tuple(X.shape) == tuple(expected.shape), f"X has shape {tuple(X.shape)}; one image for each of "
                                                      f"{', '.join(classes)} has shape {tuple(expected.shape)}")
     for k, name in enumerate(classes):
@@ -141,7 +156,7 @@ def check_examples(X: torch.Tensor, data_iter: object, classes: Sequence[str]) -
 
 def check_block_maps(maps: object, net: nn.Sequential, X: torch.Tensor, block_end: int, block: str) -> None:
     """``maps`` is what ``net[:block_end]`` outputs for ``X``; if another layer's output matches, say which."""
-    require(isinstance(maps, torch.Tensor), f"the maps of {block} should be a tensor, got {type(maps).__name__}")
+    require(isinstance(maps, torch.Tensor), f"the maps of {block} should be a tensor, got {described(maps)}")
     with torch.no_grad():
         outputs = [net[:k](X) for k in range(1, len(net) + 1)]
     if maps.shape == outputs[block_end - 1].shape and torch.allclose(maps.cpu(), outputs[block_end - 1].cpu(),

@@ -130,3 +130,24 @@ def test_recipe_and_accuracy():
     checks.check_accuracy(history, 2, at_least=0.91)
     with pytest.raises(checks.CheckFailed, match=r"the run trained 2 epoch\(s\); the question asks for 3$"):
         checks.check_accuracy(history, 3, at_least=0.91)
+
+
+def test_a_class_a_function_or_a_net_that_does_not_fit_is_named_with_what_to_do():
+    with pytest.raises(checks.CheckFailed, match=r"^recipe should be a d2l.Recipe, got the class Recipe itself "
+                                                 r"\(call it to make one\)$"):
+        checks.check_recipe(d2l.Recipe)
+    with pytest.raises(checks.CheckFailed, match=r"^expected a torch network \(nn.Module\), got the function "
+                                                 r"lenet_variant \(call it to get its result\)$"):
+        checks.check_budget(d2l.lenet_variant, 100_000)
+    with pytest.raises(checks.CheckFailed, match=r"^X should be a tensor of images, got list$"):
+        checks.check_examples([1], [], ["coat"])
+    unpadded = d2l.lenet()
+    unpadded[0] = nn.Conv2d(1, 6, kernel_size=5)
+    with pytest.raises(checks.CheckFailed, match=r"^your net cannot take an input of shape \(1, 1, 28, 28\): "
+                                                 r"mat1 and mat2 shapes cannot be multiplied \(1x256 and 400x120\)\. "
+                                                 r"Print each layer's output shape, as the chapter does, to find "
+                                                 r"the layer that does not fit$"):
+        checks.check_output_shape(unpadded, (1, 10))
+    assert unpadded.training  # the mode is restored after a failure too
+    assert checks.described(torch.zeros(2, 3)) == "a tensor of shape (2, 3)" and checks.described(d2l.lenet()) == \
+        "Sequential"
