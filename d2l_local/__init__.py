@@ -23,6 +23,8 @@ from .handoff import load_network, save_network
 from .widgets import lenet_explorer
 from .feature_map_tools import class_counts, feature_maps, pick_examples, plot_feature_maps
 from .widgets import feature_map_explorer
+from . import checks
+from .checks import check_answer
 
 
 from .saved import *  # noqa: E402,F401,F403  (the book code; d2l_local/saved/__init__.py lists it)

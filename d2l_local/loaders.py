@@ -6,6 +6,10 @@ that tensor, converted to float32 in [0, 1] as they are cut, so there is no per-
 conversion and no worker process to wait for. The loaders keep the very tensors that
 ``d2l_local.datasets`` caches, so a process holds one copy of each split however many
 loaders it makes.
+
+The environment variable ``D2L_MAX_EXAMPLES`` (unset normally) keeps only the first N
+examples of each split. The grader sets it where a question is about code, not about a
+trained result, so that grading a notebook trains on a small subset in seconds.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from torch.nn import functional as F
 from .datasets import FASHION_MNIST, MNIST, DatasetSpec, load_split_tensors
 
 Size = int | tuple[int, int]
+MAX_EXAMPLES_ENV = "D2L_MAX_EXAMPLES"
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]  # what train_ch6 reads: a loader of (X, y) batches
 
 
@@ -112,12 +117,23 @@ def _check_resize(resize: object) -> tuple[int, int] | None:
     raise TypeError(f"resize must be None, an int or a pair of ints (height, width), got {resize!r}")
 
 
+def max_examples() -> int | None:
+    """The number of examples per split that ``D2L_MAX_EXAMPLES`` allows, or None when it is unset or empty."""
+    value = os.environ.get(MAX_EXAMPLES_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) == 0:
+        raise ValueError(f"{MAX_EXAMPLES_ENV} must be a positive whole number of examples, got {value!r}")
+    return int(value)
+
+
 def _load(spec: DatasetSpec, batch_size: int, resize: Size | None, root: str | os.PathLike | None,
           device: torch.device | str | None) -> tuple[TensorBatches, TensorBatches]:
     batch_size, resize = _check_batch_size(batch_size), _check_resize(resize)
-    loaders = []
+    loaders, limit = [], max_examples()
     for train in (True, False):
         images, labels = load_split_tensors(spec, train, root)  # the cached tensors: no copy on the CPU
+        images, labels = images[:limit], labels[:limit]  # views: still no copy
         loaders.append(TensorBatches(images.to(device).unsqueeze(1), labels.to(device), batch_size,
                                      shuffle=train, resize=resize))
     return loaders[0], loaders[1]

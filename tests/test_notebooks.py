@@ -296,6 +296,11 @@ def test_code_differences_name_the_first_differing_line_or_nothing():
 def test_comments_of_magic_cells_and_broken_code_are_none():
     assert zh_sync.comments("%%bash\n# shell") == [] and zh_sync.comments("f(\n# open") == []
     assert zh_sync.comments("x = 1  # one\n#@save\n# NBVAL_SKIP") == ["# one"]
+    hidden = "check()\n### BEGIN HIDDEN TESTS\nassert ok  # 隐藏\n### END HIDDEN TESTS"
+    assert zh_sync.comments(hidden) == ["# 隐藏"]
+    assert zh_sync.code_skeleton(hidden) != zh_sync.code_skeleton(hidden.replace("### END HIDDEN TESTS", "### 结束"))
+    assert zh_sync.comments("## BEGIN HIDDEN TESTS\n### BEGIN HIDDEN TESTSX") == ["## BEGIN HIDDEN TESTS",
+                                                                                 "### BEGIN HIDDEN TESTSX"]
 
 
 def test_copy_outputs_copies_outputs_counts_and_metadata_or_nothing(tmp_path):

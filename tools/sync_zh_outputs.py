@@ -13,7 +13,7 @@ first line that differs.
 ``code_skeleton`` is that comparison, shared with tests/test_notebooks.py:
 
 * comments are dropped (found with ``tokenize``), except the ones tools read
-  (``#@save``, ``# NBVAL_...``), which must stay exactly as they are;
+  (``#@save``, ``# NBVAL_...``, ``### BEGIN HIDDEN TESTS``), which must stay exactly as they are;
 * every docstring becomes ``""`` (found with ``ast``): it must still be there, but may
   say anything;
 * lines that start with ``%`` or ``!`` (IPython magics, shell commands) are compared as
@@ -35,7 +35,8 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
-TOOL_COMMENT = re.compile(r"#\s*(@save|NBVAL_[A-Z_]+)\s*$")  # comments that tools read: compared as code
+# Comments that tools read, compared as code: #@save, nbval's markers, nbgrader's hidden-test markers.
+TOOL_COMMENT = re.compile(r"#\s*(@save|NBVAL_[A-Z_]+)\s*$|### (BEGIN|END) HIDDEN TESTS\s*$")
 MAGIC_LINE = re.compile(r"[ \t]*[%!]")  # a line magic or shell command: compared as text
 MAGIC_CALL = "__ipython_magic__"
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -112,7 +113,7 @@ def code_skeleton(source: str) -> str:
 
 
 def comments(source: str) -> list[str]:
-    """The ``#`` comments of a code cell, without the ones tools read (``#@save``, ``# NBVAL_...``)."""
+    """The ``#`` comments of a code cell, without the ones tools read (``#@save``, ``# NBVAL_...``, nbgrader's)."""
     if source.lstrip().startswith("%%"):
         return []
     try:

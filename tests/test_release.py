@@ -1,0 +1,477 @@
+"""The releases that tools/release.py builds with nbgrader, and grading with them.
+
+What counts as a solution or a check is read from the course notebooks' tags here, not from
+the tool's helpers, so that a bug in the tool cannot hide itself. The grading tests hand in
+a few notebooks (the worked solutions, the untouched release, wrong answers, broken files)
+and grade them all in one run of the tool, which the tests then read.
+"""
+import ast
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import REPO
+
+TOOL = REPO / "tools" / "release.py"
+LANGUAGES = ("en", "zh")
+EXERCISES = ["lenet_ex1_max_pooling", "lenet_ex2_improve", "lenet_ex3_mnist", "lenet_ex4_feature_maps"]
+GRADED = {"lenet_ex1_max_pooling": (3, 3), "lenet_ex2_improve": (4, 2), "lenet_ex3_mnist": (2, 5),
+          "lenet_ex4_feature_maps": (2, 3)}  # points: (checks, written answers)
+HIDDEN = "### BEGIN HIDDEN TESTS"
+
+
+def _source(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _notebooks(language):
+    return sorted((REPO / "notebooks" / language).glob("*.ipynb"))
+
+
+def _run(*args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True, cwd=REPO, env=env,
+                          **kwargs)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release")
+    result = _run("build", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def _pairs(release):
+    for language in LANGUAGES:
+        for source in _notebooks(language):
+            yield source, release / "student" / "notebooks" / language / source.name
+
+
+def test_every_release_is_written_valid_and_counts_its_points(release):
+    pairs = list(_pairs(release))
+    assert len(pairs) == 2 * (1 + len(EXERCISES))
+    for source, student in pairs:
+        nbformat.validate(nbformat.read(student, as_version=4))
+        instructor = release / "instructor" / "notebooks" / source.parent.name / source.name
+        assert instructor.read_bytes() == source.read_bytes()
+        graded = nbformat.read(release / "course" / "source" / f"lenet-{source.parent.name}" / source.name, 4)
+        meta = [c.metadata["nbgrader"] for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        points = (sum(m["points"] for m in meta if not m["solution"]), sum(m["points"] for m in meta if m["solution"]))
+        assert points == GRADED.get(source.stem, (0, 0)), source.name
+    assert (release / "course" / "gradebook.db").exists()
+
+
+def test_tags_agree_between_languages_and_every_exercise_has_solutions():
+    for name in EXERCISES:
+        tags = {language: [_tags(c) for c in _cells(REPO / "notebooks" / language / f"{name}.ipynb")]
+                for language in LANGUAGES}
+        assert tags["en"] == tags["zh"], f"{name}: tags differ between en and zh"
+        assert any("solution" in t for t in tags["en"]), name
+
+
+def test_student_release_holds_no_solution_no_hidden_check_no_output_and_every_public_check(release):
+    """Every line of 12+ characters that only solution cells or hidden checks hold is gone; public checks stay."""
+    for source, student in _pairs(release):
+        original, text = _cells(source), student.read_text(encoding="utf-8")
+        built = json.loads(text)
+        released = {c.get("id"): _source(c) for c in built["cells"]}
+        given = set()
+        secret = set()
+        for cell in original:
+            lines = _source(cell).splitlines()
+            if "solution" in _tags(cell):
+                secret.update(line.strip() for line in lines if len(line.strip()) >= 12)
+            elif HIDDEN in _source(cell):
+                public, hidden = _source(cell).split(HIDDEN)
+                given.update(line.strip() for line in public.splitlines())
+                secret.update(line.strip() for line in hidden.splitlines() if len(line.strip()) >= 12)
+                assert released[cell["id"]].strip() == public.strip(), f"{student}: public check {cell['id']} changed"
+            else:
+                given.update(line.strip() for line in lines)
+        assert secret or source.stem == "lenet", f"{source.name}: an exercise without solution text"
+        for line in secret - given:
+            assert json.dumps(line, ensure_ascii=False)[1:-1] not in text, f"{student}: {line!r} leaked"
+        assert "HIDDEN TESTS" not in text
+        assert "widgets" not in built["metadata"], f"{student}: stored widget state"
+        assert all(not c.get("outputs") for c in built["cells"]), f"{student}: stored outputs"
+
+
+def _solution_names() -> dict[str, str]:
+    """Top-level names that solution code cells define, each with where."""
+    names = {}
+    for language in LANGUAGES:
+        for path in _notebooks(language):
+            for cell in _cells(path):
+                if cell["cell_type"] != "code" or "solution" not in _tags(cell):
+                    continue
+                for node in ast.parse(_source(cell)).body:
+                    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                        names[node.name] = f"{language}/{path.name}"
+                    elif isinstance(node, ast.Assign):
+                        for target in node.targets:
+                            for name in ast.walk(target):
+                                if isinstance(name, ast.Name):
+                                    names[name.id] = f"{language}/{path.name}"
+    return names
+
+
+def test_no_solution_cell_is_saved_and_no_solution_name_is_in_the_package(tmp_path):
+    for language in LANGUAGES:
+        for path in _notebooks(language):
+            for cell in _cells(path):
+                if "solution" in _tags(cell):
+                    assert not _source(cell).lstrip().startswith("#@save"), f"{path}: a saved solution"
+    names = _solution_names()
+    assert {"max_lenet", "recipe", "max_history", "block1", "block2"} <= set(names)
+    probe = "import json, d2l_local; print(json.dumps(sorted(dir(d2l_local))))"
+    exported = set(json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                             cwd=tmp_path, check=True, env=dict(os.environ, PYTHONPATH=str(REPO))
+                                             ).stdout))
+    leaked = {name: where for name, where in names.items() if name in exported}
+    assert not leaked, f"names defined in solution cells are importable from d2l_local: {leaked}"
+
+
+@pytest.mark.slow
+def test_the_english_student_release_runs_top_to_bottom_and_says_what_is_missing(release, tmp_path, monkeypatch):
+    """Answers empty and exercise 2 never run: every notebook runs, and every check says what is missing.
+
+    Whether a notebook runs does not depend on how much data it trains on, so the
+    notebooks train on 1,000 examples per split here.
+    """
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("D2L_WORK_DIR", str(tmp_path / "work"))  # no network saved by exercise 2
+    monkeypatch.setenv("D2L_MAX_EXAMPLES", "1000")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    outputs, shown = {}, set()
+    for path in sorted((release / "student" / "notebooks" / "en").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        outputs[path.stem] = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                                       for o in c.outputs if o.output_type == "stream")
+        shown.update(o.data.get("text/plain", "") for c in nb.cells if "check" in c.metadata.get("tags", [])
+                     for o in c.outputs if o.output_type == "execute_result")
+    assert set(outputs) == {"lenet", *EXERCISES}
+    assert "exercise 2" in outputs["lenet_ex3_mnist"] and "instead" in outputs["lenet_ex3_mnist"]
+    assert "Question 1: not yet: name 'max_lenet' is not defined" in outputs["lenet_ex1_max_pooling"]
+    assert "Question 2: not yet: name 'max_history' is not defined" in outputs["lenet_ex1_max_pooling"]
+    assert "Question 1: not yet: X has shape (256, 1, 28, 28); one image for each of pullover, coat has shape " \
+           "(2, 1, 28, 28)" in outputs["lenet_ex4_feature_maps"]
+    assert "Question 1: not yet: name 'recipe' is not defined" in outputs["lenet_ex2_improve"]
+    assert "Question 2: not yet: name 'recipe' is not defined" in outputs["lenet_ex2_improve"]
+    assert "Question 1: not yet: name 'lenet_history' is not defined" in outputs["lenet_ex3_mnist"]
+    assert "Question 3: not yet: name 'digit_recipe' is not defined" in outputs["lenet_ex3_mnist"]
+    assert shown == set(), f"check cells show more than their verdict: {shown}"
+
+
+# ---- grading: one run of the tool over every kind of submission ----
+
+def _answers(name: str) -> dict[str, str]:
+    """The worked solutions' code, by cell id."""
+    return {c["id"]: _source(c) for c in _cells(REPO / "notebooks" / "en" / f"{name}.ipynb")
+            if c["cell_type"] == "code" and "solution" in _tags(c)}
+
+
+def _wrong(name: str, cell_id: str, old: str, new: str) -> dict[str, str]:
+    answers = _answers(name)
+    assert answers[cell_id].count(old) == 1, (cell_id, old)
+    answers[cell_id] = answers[cell_id].replace(old, new)
+    return answers
+
+
+def _over_budget() -> dict[str, str]:
+    """Exercise 2 with a dense layer of 120 units (110,626 parameters), trained for 2 epochs only."""
+    answers = _wrong(EX2, "ex2-20", "nn.Linear(32 * 5 * 5, 96), nn.ReLU(),\n    nn.Linear(96, 10))",
+                     "nn.Linear(32 * 5 * 5, 120), nn.ReLU(),\n    nn.Linear(120, 10))")
+    answers["ex2-20"] = answers["ex2-20"].replace("num_epochs=10", "num_epochs=2")
+    return answers
+
+
+EX1, EX2, EX3, EX4 = GRADED
+SUBMISSIONS = {  # student: {notebook: answers by cell id, or the raw bytes of a broken file}
+    "solutions": {name: _answers(name) for name in GRADED},
+    "blank": {name: {} for name in GRADED},
+    "wrong": {EX1: _wrong(EX1, "ex1-03", "nn.MaxPool2d(kernel_size=2, stride=2),\n        nn.Conv2d(6",
+                          "nn.AvgPool2d(kernel_size=2, stride=2),\n        nn.Conv2d(6"),
+              EX2: _over_budget(),
+              EX4: _wrong(EX4, "ex4-12", "block1, block2 = d2l.feature_maps(net, X)",
+                          "block1, block2 = net[:2](X), net[:6](X)")},
+    "seven": {EX1: _wrong(EX1, "ex1-03", "nn.Linear(84, 10)", "nn.Linear(84, 7)"),
+              EX4: {"ex4-12": "raise RuntimeError('my own bug')"}},
+    "broken": {EX1: b'{"cells": [', EX4: b""},
+}
+
+
+def _hand_in(course, student: str, name: str, answers) -> None:
+    folder = course / "submitted" / student / "lenet-en"
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(answers, bytes):
+        (folder / f"{name}.ipynb").write_bytes(answers)
+        return
+    nb = nbformat.read(course / "release" / "lenet-en" / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.get("id") in answers:
+            cell.source = answers[cell.id]
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def graded(release):
+    """Grade every submission; return the tools' output, the grades by (student, notebook) and the course.
+
+    The worked solutions are graded as an instructor grades them. The other submissions are
+    graded in a second run on 2,000 examples per split (--max-examples), which saves minutes
+    of exercise 2's training and changes none of their verdicts: the blank release and the
+    broken files train nothing, and the wrong answers fail on their code or on an accuracy
+    that fewer examples only lower.
+    """
+    course = release / "course"
+    for student, notebooks in SUBMISSIONS.items():
+        for name, answers in notebooks.items():
+            _hand_in(course, student, name, answers)
+    result = _run("grade", "--course", str(course), "--assignment", "lenet-en", "--student", "solutions")
+    assert result.returncode == 0, result.stdout + result.stderr
+    others = [arg for student in SUBMISSIONS if student != "solutions" for arg in ("--student", student)]
+    quick = _run("grade", "--course", str(course), "--assignment", "lenet-en", "--max-examples", "2000", *others)
+    assert quick.returncode == 0, quick.stdout + quick.stderr
+    result.stdout += quick.stdout
+    with open(course / "grades.csv", encoding="utf-8") as file:
+        rows = {(row["student"], row["notebook"]): row for row in csv.DictReader(file)}
+    return result, rows, course
+
+
+def _messages(course, student: str, name: str) -> list[str]:
+    """The errors that the graded check cells of one notebook raised."""
+    nb = nbformat.read(course / "autograded" / student / "lenet-en" / f"{name}.ipynb", as_version=4)
+    return [f"{o.ename}: {o.evalue}" for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+            and c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+
+
+@pytest.mark.slow
+def test_worked_solutions_score_full_marks_and_the_blank_release_zero(graded):
+    _, rows, course = graded
+    for name, (checks, written) in GRADED.items():
+        assert (float(rows["solutions", name]["checks_score"]), rows["solutions", name]["error"]) == (checks, "")
+        assert float(rows["blank", name]["checks_score"]) == 0 and float(rows["blank", name]["checks_max"]) == checks
+        assert float(rows["blank", name]["written_max"]) == written
+        assert _messages(course, "solutions", name) == []
+    assert (course / "feedback" / "solutions" / "lenet-en" / f"{EX1}.html").exists()
+
+
+@pytest.mark.slow
+def test_wrong_answers_fail_with_the_message_that_names_the_mistake(graded):
+    _, rows, course = graded
+    assert _messages(course, "wrong", EX1)[0] == (
+        "AssertionError: Question 1: layer 2 of your net is still nn.AvgPool2d; replace every pooling layer "
+        "by nn.MaxPool2d")
+    assert _messages(course, "wrong", EX4) == [
+        "AssertionError: Question 1: the maps of block 2 you give are the output of layer 5 (AvgPool2d); block 2 "
+        "ends with its activation, the output of layer 4 (Sigmoid)"]
+    assert _messages(course, "seven", EX1)[0] == (
+        "AssertionError: Question 1: your net outputs (1, 7) for an input of shape (1, 1, 28, 28); 10 classes "
+        "need (1, 10)")
+    feedback = (course / "feedback" / "wrong" / "lenet-en" / f"{EX4}.html").read_text(encoding="utf-8")
+    assert "the maps of block 2 you give are the output of layer 5 (AvgPool2d)" in feedback
+    budget, accuracy = _messages(course, "wrong", EX2)
+    assert budget == "AssertionError: Question 1: your net has 110,626 parameters; the budget is at most 100,000"
+    assert re.fullmatch(r"AssertionError: Question 2: your net ends at 0\.\d{4} test accuracy; the question "
+                        r"asks for at least 0\.91", accuracy), accuracy
+    assert float(rows["wrong", EX1]["checks_score"]) == 1  # question 2 (1 point) is still right
+    assert float(rows["wrong", EX2]["checks_score"]) == 0
+    assert float(rows["wrong", EX4]["checks_score"]) == 0
+
+
+@pytest.mark.slow
+def test_broken_submissions_get_their_own_error_and_the_others_are_graded(graded):
+    result, rows, _ = graded
+    assert rows["seven", EX4]["error"] == "cell 'ex4-12' raised RuntimeError: my own bug"
+    assert float(rows["seven", EX4]["checks_score"]) == 0
+    assert rows["broken", EX1]["error"].startswith("not a valid notebook (")
+    assert rows["broken", EX4]["error"] == "the file is empty"
+    assert rows["broken", EX1]["checks_score"] == ""
+    assert len(rows) == len(SUBMISSIONS) * len(GRADED)
+    assert "the file is empty" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_notebook_that_runs_too_long_is_stopped(graded):
+    _, _, course = graded
+    _hand_in(course, "slow", EX4, {"ex4-12": "import time\ntime.sleep(600)"})
+    result = _run("grade", "--course", str(course), "--assignment", "lenet-en", "--student", "slow",
+                  "--timeout", "10")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "grading ran longer than 10 s and was stopped" in result.stdout
+    with open(course / "grades.csv", encoding="utf-8") as file:
+        rows = {(row["student"], row["notebook"]): row for row in csv.DictReader(file)}
+    assert rows["slow", EX4]["error"] == "grading ran longer than 10 s and was stopped"
+    assert float(rows["solutions", EX2]["checks_score"]) == 4  # the earlier grades are kept
+
+
+# ---- the tags that tools/release.py turns into nbgrader's metadata ----
+
+sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
+from tools import release as release_tool  # noqa: E402
+
+
+def _cell(kind: str, *tags: str) -> nbformat.NotebookNode:
+    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    cell = make("x = 1", id="c1")
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+@pytest.mark.parametrize("kind, tags, expected", [
+    ("code", ("check", "points-2"), {"grade": True, "solution": False, "locked": True, "points": 2}),
+    ("code", ("solution",), {"grade": False, "solution": True, "locked": False}),
+    ("markdown", ("solution", "points-3"), {"grade": True, "solution": True, "locked": False, "points": 3}),
+    ("markdown", (), None),
+])
+def test_tags_become_nbgrader_metadata(kind, tags, expected):
+    meta = release_tool.nbgrader_metadata(_cell(kind, *tags))
+    if expected is None:
+        assert meta is None
+    else:
+        assert meta == {"schema_version": 3, "grade_id": "c1", "task": False, **expected}
+
+
+@pytest.mark.parametrize("kind, tags, message", [
+    ("code", ("check",), "a check is a code cell with a points-N tag"),
+    ("markdown", ("check", "points-1"), "a check is a code cell with a points-N tag"),
+    ("code", ("solution", "points-2"), "code answers are graded by their check cells"),
+    ("code", ("points-2",), "has points but is neither a check nor a solution"),
+    ("code", ("check", "points-1", "points-2"), "has 2 points tags"),
+])
+def test_inconsistent_tags_are_refused(kind, tags, message):
+    with pytest.raises(ValueError, match=message):
+        release_tool.nbgrader_metadata(_cell(kind, *tags))
+
+
+def test_prose_of_a_worked_solution_is_left_out_of_the_graders_copy():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_cell("markdown", "solution"), _cell("code", "solution"), _cell("markdown", "solution", "points-3"),
+                _cell("code", "check", "points-2")]
+    assert release_tool.to_source(nb) == 5
+    assert [(c.cell_type, "nbgrader" in c.metadata) for c in nb.cells] == [("code", True), ("markdown", True),
+                                                                            ("code", True)]
+
+
+# ---- the tool on a small course written here, checked against its raw JSON ----
+
+def _raw_cell(kind: str, source: str, tags: list[str], cell_id: str) -> dict:
+    cell = {"cell_type": kind, "id": cell_id, "metadata": {"tags": tags} if tags else {}, "source": source}
+    if kind == "code":
+        cell.update(execution_count=3, outputs=[{"output_type": "stream", "name": "stdout", "text": "42\n"}])
+    return cell
+
+
+SMALL = [
+    _raw_cell("markdown", "# Exercise\n\n**Question 1**: compute the answer.", [], "title"),
+    _raw_cell("code", "answer = 6 * 7\nprint(answer)", ["solution"], "code-sol"),
+    _raw_cell("markdown", "Six times seven, worked out.", ["solution"], "prose-sol"),
+    _raw_cell("code", "assert answer == 42, 'answer should be 42'\n### BEGIN HIDDEN TESTS\nassert answer > 41\n"
+                      "### END HIDDEN TESTS", ["check", "points-2"], "check-1"),
+    _raw_cell("markdown", "Because six sevens make forty-two.\n\n**Rubric**: 1 point.", ["solution", "points-1"],
+              "written"),
+    _raw_cell("code", "print('given')", [], "given"),
+]
+
+
+def _write_course(root, cells_by_language: dict[str, list[dict]]):
+    notebooks = root / "notebooks"
+    for language, cells in cells_by_language.items():
+        (notebooks / language).mkdir(parents=True)
+        nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}},
+              "nbformat": 4, "nbformat_minor": 5}
+        (notebooks / language / "ex.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    return notebooks
+
+
+@pytest.fixture(scope="module")
+def small_release(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small")
+    notebooks = _write_course(root, {language: SMALL for language in LANGUAGES})
+    totals = release_tool.build(root / "out", notebooks)
+    return notebooks, root / "out", totals
+
+
+def test_small_course_student_release_against_the_raw_json(small_release):
+    notebooks, out, totals = small_release
+    assert totals == {"en": {"ex": 3}, "zh": {"ex": 3}}
+    for language in LANGUAGES:
+        original = json.loads((notebooks / language / "ex.ipynb").read_text(encoding="utf-8"))
+        assert (out / "instructor" / "notebooks" / language / "ex.ipynb").read_text(encoding="utf-8") == \
+            (notebooks / language / "ex.ipynb").read_text(encoding="utf-8")
+        built = json.loads((out / "student" / "notebooks" / language / "ex.ipynb").read_text(encoding="utf-8"))
+        cells = {c["id"]: c for c in built["cells"]}
+        assert list(cells) == ["title", "code-sol", "check-1", "written", "given"]  # worked-solution prose left out
+        assert _source(cells["title"]) == _source(original["cells"][0])
+        assert _source(cells["given"]) == "print('given')"
+        assert _source(cells["code-sol"]) == release_tool.STUBS[language]["code"]
+        assert _source(cells["written"]) == release_tool.STUBS[language]["text"]
+        assert _source(cells["check-1"]) == "assert answer == 42, 'answer should be 42'"
+        assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in cells.values())
+        grades = {key: c["metadata"]["nbgrader"] for key, c in cells.items() if "nbgrader" in c["metadata"]}
+        assert {key: (m["grade"], m["solution"], m.get("points")) for key, m in grades.items()} == {
+            "code-sol": (False, True, None), "check-1": (True, False, 2), "written": (True, True, 1)}
+    assert release_tool.STUBS["en"]["code"] == "# Your answer here: write the code that the question above asks for."
+    assert release_tool.STUBS["zh"]["text"] == "*在这里写下你的回答。*"
+
+
+def test_a_solution_tag_on_a_raw_cell_is_refused(tmp_path):
+    notebooks = _write_course(tmp_path, {language: [_raw_cell("raw", "x", ["solution"], "bad")]
+                                         for language in LANGUAGES})
+    with pytest.raises(ValueError, match=r"^cell 'bad' is tagged solution but is a raw cell$"):
+        release_tool.build(tmp_path / "out", notebooks)
+
+
+def test_a_language_without_notebooks_is_an_error(tmp_path):
+    notebooks = _write_course(tmp_path, {"en": SMALL})
+    (notebooks / "zh").mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"^no notebooks found in {re.escape(str(notebooks / 'zh'))}$"):
+        release_tool.build(tmp_path / "out", notebooks)
+
+
+def test_main_builds_where_asked_and_says_what_it_wrote(tmp_path, monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(release_tool, "build", lambda out: seen.append(out) or {"en": {"ex": 3}, "zh": {"ex": 3}})
+    assert release_tool.main(["build", "--out", str(tmp_path / "mine")]) == 0
+    assert release_tool.main(["build"]) == 0
+    assert seen == [tmp_path / "mine", REPO / "build" / "release"]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["lenet-en: ex 3 pt", "lenet-zh: ex 3 pt",
+                         f"student release: {tmp_path / 'mine' / 'student' / 'notebooks'}; instructor edition: "
+                         f"{tmp_path / 'mine' / 'instructor' / 'notebooks'}; grader: {tmp_path / 'mine' / 'course'}"]
+
+
+def test_grading_some_students_again_keeps_the_others_rows(tmp_path):
+    path = tmp_path / "grades.csv"
+    first = [release_tool.Graded("ann", "ex", 2.0, 3, 1), release_tool.Graded("bob", "ex", None, 3, 1, "the file is empty")]
+    release_tool.write_grades(path, first)
+    release_tool.write_grades(path, [release_tool.Graded("bob", "ex", 3.0, 3, 1)])
+    with open(path, encoding="utf-8") as file:
+        assert list(csv.reader(file)) == [release_tool.GRADE_COLUMNS, ["ann", "ex", "2.0", "3", "1", ""],
+                                          ["bob", "ex", "3.0", "3", "1", ""]]
+
+
+def test_grade_refuses_a_dry_run_without_examples(capsys):
+    with pytest.raises(SystemExit):
+        release_tool.main(["grade", "--max-examples", "0"])
+    assert "--max-examples must be a positive number of examples, got 0" in capsys.readouterr().err
