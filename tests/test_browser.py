@@ -3,7 +3,10 @@
 For each English notebook: start JupyterLab on 127.0.0.1 (fixed token, free port) over a
 copy of the course with outputs stripped, open the notebook in headless Debian Chromium
 through Playwright, Run All, wait until the status bar's kernel is idle and no cell is
-queued, save from the browser, and check what rendered:
+queued, save from the browser, and check what rendered. The kernels of Run All train on the
+first RUN_ALL_EXAMPLES examples of each split (``D2L_MAX_EXAMPLES``): what the browser shows
+does not depend on how much data a run sees, and nbval runs every notebook on the whole data
+set. The checks:
 
 * every code cell ran and none shows an error;
 * a training cell shows its live plot as one image, redrawn in place (never two at once),
@@ -40,6 +43,7 @@ import pytest
 
 import browser_helpers as bh
 from d2l_local.datasets import DATA_DIR_ENV
+from d2l_local.loaders import MAX_EXAMPLES_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +51,7 @@ REPO = bh.REPO
 NOTEBOOKS = sorted((REPO / "notebooks" / "en").glob("*.ipynb"))
 SCREENSHOTS = REPO / "screenshots"
 TIMEOUT = float(os.environ.get("BROWSER_TEST_TIMEOUT", "1200"))
+RUN_ALL_EXAMPLES = 12_000  # examples per split for Run All: a fifth of Fashion-MNIST's training set
 
 TRAIN_LINE = re.compile(r"loss (\d+\.\d+), train acc (\d+\.\d+), test acc (\d+\.\d+)")
 # A training run started at the top level of a cell (not a definition, not inside a callback).
@@ -91,8 +96,7 @@ def _data_dir() -> str | None:
     return str(Path(value).expanduser().resolve()) if value else None
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def _lab(tmp_path_factory, extra_env: dict[str, str]):
     """JupyterLab over a stripped copy of the course, with the course's settings override applied."""
     _require_browser()
     work = tmp_path_factory.mktemp("jupyterlab")
@@ -101,13 +105,30 @@ def lab(tmp_path_factory):
     overrides = json.loads(bh.OVERRIDES.read_text(encoding="utf-8"))
     bh.write_user_settings(work / "user-settings", overrides, bh.TEST_SETTINGS)
     data_dir = _data_dir()
-    server = bh.JupyterLab(root, work, {DATA_DIR_ENV: data_dir} if data_dir else None)
+    server = bh.JupyterLab(root, work, {**({DATA_DIR_ENV: data_dir} if data_dir else {}), **extra_env})
     server.originals = originals
     try:
         server.start()
         yield server
     finally:
         server.stop()  # also when a test failed or was interrupted
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab whose kernels train on the whole data set (the stop-button tests need long runs)."""
+    yield from _lab(tmp_path_factory, {})
+
+
+@pytest.fixture(scope="module")
+def lab_subset(tmp_path_factory):
+    """JupyterLab whose kernels train on the first RUN_ALL_EXAMPLES examples of each split.
+
+    Run All checks what the browser shows (live plots redrawn in place, widgets, no errors),
+    which does not depend on how much data a run trains on; nbval runs every notebook on the
+    whole data set and compares its outputs with the stored ones.
+    """
+    yield from _lab(tmp_path_factory, {MAX_EXAMPLES_ENV: str(RUN_ALL_EXAMPLES)})
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +224,8 @@ def check_run(stored: dict, run: bh.NotebookRun) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_jupyterlab(notebook: Path, lab, browser, capsys):
+def test_notebook_runs_in_jupyterlab(notebook: Path, lab_subset, browser, capsys):
+    lab = lab_subset
     relpath = notebook.relative_to(REPO).as_posix()
     stored = lab.originals.get(relpath)
     if stored is None:

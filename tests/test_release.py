@@ -475,3 +475,143 @@ def test_grade_refuses_a_dry_run_without_examples(capsys):
     with pytest.raises(SystemExit):
         release_tool.main(["grade", "--max-examples", "0"])
     assert "--max-examples must be a positive number of examples, got 0" in capsys.readouterr().err
+
+
+# ---- grading, in-process: what each kind of submission gets, with nbgrader stood in for ----
+
+def _graded_source(folder, points: int):
+    nb = nbformat.v4.new_notebook()
+    check = nbformat.v4.new_code_cell("assert True", id="check")
+    check.metadata["nbgrader"] = {"grade": True, "solution": False, "points": points, "grade_id": "check",
+                                  "locked": True, "schema_version": 3, "task": False}
+    written = nbformat.v4.new_markdown_cell("answer", id="written")
+    written.metadata["nbgrader"] = {"grade": True, "solution": True, "points": 1, "grade_id": "written",
+                                    "locked": False, "schema_version": 3, "task": False}
+    nb.cells = [check, written]
+    return nb
+
+
+@pytest.fixture
+def fake_course(tmp_path):
+    """A course folder with two graded notebooks (one of them graded on a subset) and three students."""
+    course = tmp_path / "course"
+    source = course / "source" / "lenet-en"
+    source.mkdir(parents=True)
+    for name, points in ((EX1, 2), (EX2, 3)):
+        nbformat.write(_graded_source(source, points), source / f"{name}.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), source / "lenet.ipynb")  # no graded cell: not graded
+    for student in ("ann", "bob", "cat"):
+        (course / "submitted" / student / "lenet-en").mkdir(parents=True)
+    for student, name in (("ann", EX1), ("ann", EX2), ("cat", EX1), ("cat", EX2)):
+        nbformat.write(_graded_source(source, 1), course / "submitted" / student / "lenet-en" / f"{name}.ipynb")
+    (course / "submitted" / "bob" / "lenet-en" / f"{EX1}.ipynb").write_bytes(b"")
+    return course
+
+
+def _stand_in_for_nbgrader(monkeypatch):
+    """Record every nbgrader call; cat's exercise 1 runs too long and cat's exercise 2 makes nbgrader fail."""
+    calls = []
+
+    def nbgrader(course, *args, env=None, timeout=None):
+        calls.append((args, env, timeout))
+        if "--student=cat" in args and f"--notebook={EX1}" in args:
+            raise subprocess.TimeoutExpired(args, timeout)
+        code = 1 if "--student=cat" in args and f"--notebook={EX2}" in args else 0
+        return subprocess.CompletedProcess(args, code, "line 1\n\nline 2\nline 3\nlast line\n", None)
+
+    monkeypatch.setattr(release_tool, "_nbgrader", nbgrader)
+    monkeypatch.setattr(release_tool, "_code_score", lambda course, assignment, student, name: 1.5)
+    monkeypatch.setattr(release_tool, "_raised", lambda course, assignment, student, name:
+                        "cell 'x' raised ValueError: v" if name == EX2 else "")
+    return calls
+
+
+def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch):
+    calls = _stand_in_for_nbgrader(monkeypatch)
+    rows = release_tool.grade(fake_course, "lenet-en", timeout=42)
+    assert [(r.student, r.notebook, r.score, r.max_score, r.written, r.error) for r in rows] == [
+        ("ann", EX1, 1.5, 2, 1, ""),
+        ("ann", EX2, 1.5, 3, 1, "cell 'x' raised ValueError: v"),
+        ("bob", EX1, None, 2, 1, "the file is empty"),
+        ("bob", EX2, None, 3, 1, "not handed in"),
+        ("cat", EX1, None, 2, 1, "grading ran longer than 42 s and was stopped"),
+        ("cat", EX2, None, 3, 1, "nbgrader failed: line 2 | line 3 | last line")]
+    autograde = [(args, env, timeout) for args, env, timeout in calls if args[0] == "autograde"]
+    assert [args for args, _, _ in autograde] == [
+        ("autograde", "lenet-en", f"--student={s}", f"--notebook={n}", "--force")
+        for s, n in (("ann", EX1), ("ann", EX2), ("cat", EX1), ("cat", EX2))]
+    for (args, env, timeout) in autograde:
+        student = args[2].removeprefix("--student=")
+        assert env["D2L_WORK_DIR"] == str(fake_course / "work" / student) and timeout == 42
+        assert env.get("D2L_MAX_EXAMPLES") == ("2000" if args[3].endswith(EX1) else None)
+        assert env["PYTHONPATH"].split(os.pathsep)[0] == str(REPO)
+    assert [args for args, _, _ in calls if args[0] == "generate_feedback"] == [
+        ("generate_feedback", "lenet-en", "--student=*", "--force")]
+    with open(fake_course / "grades.csv", encoding="utf-8") as file:
+        assert len(list(csv.DictReader(file))) == 6
+
+
+def test_a_dry_run_grades_every_notebook_on_the_examples_asked_for(fake_course, monkeypatch):
+    calls = _stand_in_for_nbgrader(monkeypatch)
+    release_tool.grade(fake_course, "lenet-en", students=["ann", "b*"], max_examples=300)
+    assert [env["D2L_MAX_EXAMPLES"] for args, env, _ in calls if args[0] == "autograde"] == ["300", "300"]
+    assert {args[2] for args, _, _ in calls if args[0] == "autograde"} == {"--student=ann"}
+    assert [args[2] for args, _, _ in calls if args[0] == "generate_feedback"] == ["--student=ann", "--student=b*"]
+
+
+def test_graded_notebooks_counts_the_points_of_checks_and_of_written_answers(fake_course):
+    assert release_tool.graded_notebooks(fake_course, "lenet-en") == {EX1: (2, 1), EX2: (3, 1)}
+
+
+def test_problem_names_what_is_wrong_with_a_file(tmp_path):
+    empty, broken, no_cells, fine = (tmp_path / f"{n}.ipynb" for n in ("empty", "broken", "no_cells", "fine"))
+    empty.write_bytes(b"")
+    broken.write_text('{"cells": [', encoding="utf-8")
+    nbformat.write(nbformat.v4.new_notebook(), no_cells)
+    nbformat.write(_graded_source(tmp_path, 1), fine)
+    assert release_tool._problem(empty) == "the file is empty"
+    assert release_tool._problem(broken).startswith("not a valid notebook (NotJSONError: ")
+    assert release_tool._problem(no_cells) == "the notebook has no cells"
+    assert release_tool._problem(fine) == ""
+
+
+def test_raised_reports_the_students_own_error_not_the_checks(tmp_path):
+    folder = tmp_path / "autograded" / "ann" / "lenet-en"
+    folder.mkdir(parents=True)
+    nb = _graded_source(tmp_path, 1)
+    error = {"output_type": "error", "ename": "ValueError", "evalue": "bad shape", "traceback": []}
+    nb.cells[0].outputs = [nbformat.from_dict(dict(error, ename="AssertionError"))]  # a failed check
+    mine = nbformat.v4.new_code_cell("x = f()", id="mine")
+    mine.outputs = [nbformat.from_dict(error)]
+    nb.cells.append(mine)
+    nbformat.write(nb, folder / "ex.ipynb")
+    assert release_tool._raised(tmp_path, "lenet-en", "ann", "ex") == "cell 'mine' raised ValueError: bad shape"
+    assert release_tool._raised(tmp_path, "lenet-en", "ann", "missing") == ""
+
+
+def test_nbgrader_runs_in_its_own_process_group_and_is_stopped_at_the_limit(tmp_path):
+    assert "nbgrader" in release_tool._nbgrader(tmp_path, "--version", env=dict(os.environ)).stdout.lower()
+    with pytest.raises(subprocess.TimeoutExpired):
+        release_tool._nbgrader(tmp_path, "--version", env=dict(os.environ), timeout=0.001)
+
+
+def test_environment_puts_this_checkout_first_and_keeps_the_rest(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    env = release_tool._environment({"D2L_WORK_DIR": "/w"})
+    assert env["PYTHONPATH"] == os.pathsep.join([str(REPO), "/elsewhere"]) and env["D2L_WORK_DIR"] == "/w"
+    monkeypatch.delenv("PYTHONPATH")
+    assert release_tool._environment()["PYTHONPATH"] == str(REPO)
+
+
+def test_main_grade_prints_a_line_per_notebook(monkeypatch, capsys, tmp_path):
+    seen = []
+    monkeypatch.setattr(release_tool, "grade", lambda *args: seen.append(args) or [
+        release_tool.Graded("ann", EX1, 3.0, 3, 3), release_tool.Graded("bob", EX2, None, 4, 2, "the file is empty")])
+    assert release_tool.main(["grade", "--course", str(tmp_path), "--student", "ann", "--student", "bob",
+                              "--max-examples", "500"]) == 0
+    assert seen == [(tmp_path.resolve(), "lenet-en", ["ann", "bob"], 300, 500)]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["ann", EX1, "checks", "3", "/", "3,", "written", "answers", "(3", "points)", "to",
+                                "grade", "by", "hand"]
+    assert lines[1].split()[:5] == ["bob", EX2, "checks", "-", "/"] and lines[1].endswith("  the file is empty")
+    assert lines[2] == f"grades: {tmp_path / 'grades.csv'}; feedback: {tmp_path / 'feedback'}"
