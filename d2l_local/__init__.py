@@ -11,7 +11,7 @@ from .datasets import (DATA_DIR_ENV, CorruptDatasetError, DatasetNotFoundError, 
 from .devices import DeviceUnavailableError, check_device, set_seed, try_all_gpus, try_gpu
 from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
 from .metrics import Accumulator, Timer, accuracy
-from .plotting import Animator, hidden_animators, new_figure, show_images
+from .plotting import Animator, hidden_animators, new_figure, show_figures_inline, show_images
 from .training import (LossExplodedError, NonFiniteLossError, TrainHistory, TrainingDivergedError, TrainingRun,
                        check_classifier, last_history)
 from .variants import ACTIVATIONS, POOLING, lenet_variant, num_params
@@ -28,3 +28,5 @@ from .checks import check_answer
 
 
 from .saved import *  # noqa: E402,F401,F403  (the book code; d2l_local/saved/__init__.py lists it)
+
+show_figures_inline()  # in a notebook, each cell's figures appear under that cell, with any matplotlib

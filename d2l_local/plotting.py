@@ -20,6 +20,26 @@ def in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+def show_figures_inline() -> None:
+    """In a Jupyter kernel that uses the inline backend, show each cell's figures under that cell.
+
+    This is what ``%matplotlib inline`` does. Recent matplotlib and IPython do it by
+    themselves; with matplotlib 3.7 and IPython 9 a figure drawn by ``show_images`` appeared
+    under the next cell instead. Another backend chosen on purpose (``%matplotlib widget``)
+    is left alone.
+    """
+    if not in_notebook():
+        return
+    import matplotlib
+    from IPython import get_ipython
+
+    if matplotlib.get_backend() in (INLINE_BACKEND, "inline"):
+        get_ipython().run_line_magic("matplotlib", "inline")
+
+
 _HIDDEN = False  # set by hidden_animators(): Animators created meanwhile draw nothing
 
 

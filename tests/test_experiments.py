@@ -33,7 +33,7 @@ def history(num_epochs=3, acc=0.8, seconds=12.34):
 def test_plot_histories_draws_every_run_with_its_numbers():
     runs = [history(), history(num_epochs=2, acc=0.85)]
     fig = d2l.plot_histories(runs, ["a", "b"], title="pooling")
-    assert isinstance(fig, Figure) and len(fig.axes) == 2 and fig.get_suptitle() == "pooling"
+    assert isinstance(fig, Figure) and len(fig.axes) == 2 and fig._suptitle.get_text() == "pooling"  # Figure.get_suptitle() is new in matplotlib 3.8
     loss_ax, acc_ax = fig.axes
     assert (loss_ax.get_xlabel(), loss_ax.get_ylabel()) == ("epoch", "training loss")
     assert (acc_ax.get_xlabel(), acc_ax.get_ylabel()) == ("epoch", "accuracy")

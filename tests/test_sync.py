@@ -174,6 +174,18 @@ def test_a_saved_solution_is_refused(copy_of_repo):
     assert not any("def answer(" in p.read_text(encoding="utf-8") for p in (copy_of_repo / "d2l_local").rglob("*.py"))
 
 
+def test_without_nbstripout_the_check_says_so_instead_of_passing(monkeypatch, capsys):
+    real = sync.importlib.util.find_spec
+    monkeypatch.setattr(sync.importlib.util, "find_spec", lambda name: None if name == "nbstripout" else real(name))
+    message = ("nbstripout is not installed, so volatile notebook metadata cannot be found or stripped: "
+               "pip install -r requirements-test.txt")
+    with pytest.raises(sync.SyncError, match=f"^{message}$"):
+        sync.unclean_notebooks()
+    with pytest.raises(sync.SyncError, match=f"^{message}$"):
+        sync.clean_notebooks()
+    assert sync.main(["--check"]) == 1 and capsys.readouterr().err == f"error: {message}\n"
+
+
 def test_volatile_metadata_is_found_and_stripped_outputs_kept(copy_of_repo):
     zh = copy_of_repo / "notebooks" / "zh" / "lenet.ipynb"
     before = json.loads(zh.read_text(encoding="utf-8"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import json
 import subprocess
 import sys
@@ -154,8 +155,16 @@ def all_notebooks() -> list[Path]:
     return sorted(NOTEBOOKS.glob("*/*.ipynb"))
 
 
+def _require_nbstripout() -> None:
+    """nbstripout finds the volatile metadata; without it no notebook would ever look unclean."""
+    if importlib.util.find_spec("nbstripout") is None:
+        raise SyncError("nbstripout is not installed, so volatile notebook metadata cannot be found or stripped: "
+                        "pip install -r requirements-test.txt")
+
+
 def unclean_notebooks() -> list[Path]:
     """Notebooks that nbstripout would change (they hold volatile metadata)."""
+    _require_nbstripout()
     result = subprocess.run([sys.executable, "-m", "nbstripout", *NBSTRIPOUT, "--verify", *map(str, all_notebooks())],
                             capture_output=True, text=True)
     marker = "would have stripped "
@@ -164,6 +173,7 @@ def unclean_notebooks() -> list[Path]:
 
 def clean_notebooks() -> None:
     """Strip volatile metadata from every notebook, keeping outputs, counts and cell ids."""
+    _require_nbstripout()
     subprocess.run([sys.executable, "-m", "nbstripout", *NBSTRIPOUT, *map(str, all_notebooks())], check=True)
 
 
@@ -203,14 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report drift and exit 1 instead of writing")
     args = parser.parse_args(argv)
-    if args.check:
-        problems = check()
-        for line in problems:
-            print(line)
-        if problems:
-            print("Run: python tools/sync_d2l_local.py")
-        return 1 if problems else 0
     try:
+        if args.check:
+            problems = check()
+            for line in problems:
+                print(line)
+            if problems:
+                print("Run: python tools/sync_d2l_local.py")
+            return 1 if problems else 0
         changed = sync()
     except SyncError as err:
         print(f"error: {err}", file=sys.stderr)
