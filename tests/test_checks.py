@@ -151,3 +151,37 @@ def test_a_class_a_function_or_a_net_that_does_not_fit_is_named_with_what_to_do(
     assert unpadded.training  # the mode is restored after a failure too
     assert checks.described(torch.zeros(2, 3)) == "a tensor of shape (2, 3)" and checks.described(d2l.lenet()) == \
         "Sequential"
+
+
+def _batches():
+    """Two batches of 1x4x4 images whose pixels hold their position; labels: 4 (coat) at 1 and 5, 2 (pullover) at 3."""
+    X = torch.arange(8 * 16, dtype=torch.float32).reshape(8, 1, 4, 4)
+    y = torch.tensor([0, 4, 1, 2, 3, 4, 2, 5])
+    return [(X[:4], y[:4]), (X[4:], y[4:])], X
+
+
+def test_examples_are_the_first_of_each_class_in_the_order_asked():
+    batches, X = _batches()
+    checks.check_examples(X[[1, 3]], batches, ["coat", "pullover"])
+    with pytest.raises(checks.CheckFailed, match=r"^image 0 of X is not the first pullover of the test set$"):
+        checks.check_examples(X[[1, 3]], batches, ["pullover", "coat"])
+    with pytest.raises(checks.CheckFailed, match=r"^image 1 of X is not the first pullover of the test set$"):
+        checks.check_examples(X[[1, 6]], batches, ["coat", "pullover"])  # the second pullover
+    with pytest.raises(checks.CheckFailed, match=r"^X has shape \(3, 1, 4, 4\); one image for each of coat, "
+                                                 r"pullover has shape \(2, 1, 4, 4\)$"):
+        checks.check_examples(X[[1, 3, 5]], batches, ["coat", "pullover"])
+
+
+def test_accuracy_is_read_at_the_last_epoch():
+    history = d2l.TrainHistory(num_epochs=3, device="cpu", test_acc=[0.5, 0.95, 0.85], status="finished")
+    with pytest.raises(checks.CheckFailed, match=r"^your net ends at 0.8500 test accuracy"):
+        checks.check_accuracy(history, 3, at_least=0.91)
+
+
+def test_maps_of_no_layer_name_the_block_and_its_last_layer():
+    torch.manual_seed(0)
+    net, X = d2l.lenet(), torch.rand(2, 1, 28, 28)
+    with pytest.raises(checks.CheckFailed, match=r"^the maps of block 1 you give \(shape \(2, 3\)\) are not the output "
+                                                 r"of any layer of net for X; block 1 ends with layer 1 \(Sigmoid\), "
+                                                 r"shape \(2, 6, 28, 28\)$"):
+        checks.check_block_maps(torch.zeros(2, 3), net, X, 2, "block 1")

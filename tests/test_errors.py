@@ -154,3 +154,16 @@ def test_batches_go_to_the_nets_device():
 def test_the_matrix_is_drawn_in_blues():
     fig = d2l.plot_confusion_matrix(torch.tensor([[1, 0], [0, 1]]), ["a", "b"])
     assert fig.axes[0].images[0].get_cmap().name == "Blues"
+
+
+def test_by_default_ten_classes_are_counted_and_eight_mistakes_shown():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 10))
+    with torch.no_grad():
+        net[1].weight.zero_()
+        net[1].bias.copy_(torch.eye(10)[0])  # always class 0
+    X, y = torch.rand(20, 1, 2, 2), torch.arange(20) % 9 + 1  # never class 0: every prediction is wrong
+    data = [(X[:10], y[:10]), (X[10:], y[10:])]
+    matrix = d2l.confusion_matrix(net, data)
+    assert matrix.shape == (10, 10) and matrix[:, 0].sum() == 20
+    images, titles = d2l.misclassified(net, data, [str(k) for k in range(10)])
+    assert len(images) == len(titles) == 8 and titles[0] == "0\n(1)"

@@ -34,6 +34,7 @@ def test_plot_histories_draws_every_run_with_its_numbers():
     runs = [history(), history(num_epochs=2, acc=0.85)]
     fig = d2l.plot_histories(runs, ["a", "b"], title="pooling")
     assert isinstance(fig, Figure) and len(fig.axes) == 2 and fig._suptitle.get_text() == "pooling"  # Figure.get_suptitle() is new in matplotlib 3.8
+    assert tuple(fig.get_size_inches()) == (8, 3)
     loss_ax, acc_ax = fig.axes
     assert (loss_ax.get_xlabel(), loss_ax.get_ylabel()) == ("epoch", "training loss")
     assert (acc_ax.get_xlabel(), acc_ax.get_ylabel()) == ("epoch", "accuracy")
@@ -43,6 +44,7 @@ def test_plot_histories_draws_every_run_with_its_numbers():
         loss, train, test = loss_ax.lines[i], acc_ax.lines[2 * i], acc_ax.lines[2 * i + 1]
         assert list(loss.get_xdata()) == h.epoch and list(loss.get_ydata()) == h.train_loss
         assert list(train.get_xdata()) == h.epoch and list(train.get_ydata()) == h.train_acc
+        assert train.get_linestyle() == "--"  # training accuracy dashed, as the legend of the notebooks says
         assert list(test.get_xdata()) == list(range(1, len(h.test_acc) + 1)) and list(test.get_ydata()) == h.test_acc
         assert loss.get_color() == train.get_color() == test.get_color() == f"C{i}"
 

@@ -475,3 +475,14 @@ def test_the_course_loaders_are_read_without_a_float_copy(small):
     assert d2l.class_counts(loader) == torch.bincount(labels, minlength=10).tolist()
     X, _ = d2l.pick_examples(loader, ["coat"], [1])
     assert torch.equal(X[0], _nth(pixels, labels, 4, 1).float() / 255)
+
+
+def test_feature_map_explorer_uses_the_class_names_it_is_given(small, drawn):
+    pytest.importorskip("ipywidgets")
+    images, labels = small[0], small[1]
+    digits = [str(k) for k in range(10)]
+    panel = d2l.feature_map_explorer(d2l.lenet(), [(images, labels)], classes=["3"], names=digits)
+    ((kind, index),), _ = _parts(panel)
+    assert list(kind.options) == digits and kind.value == "3"
+    assert index.max == int((labels == 3).sum()) - 1
+    assert _shown(drawn[-1])[0] == ["3 #0"]

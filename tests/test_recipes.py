@@ -310,3 +310,12 @@ def test_random_flip_moves_the_draws_to_the_images_device():
     X = torch.empty(4, 1, 2, 2, device="meta")
     out = d2l.random_flip(X, generator=torch.Generator().manual_seed(0))
     assert out.device.type == "meta" and out.shape == X.shape
+
+
+def test_adamw_takes_the_recipes_lr_and_one_cycle_leaves_momentum_alone():
+    net = nn.Linear(2, 2)
+    assert d2l.make_optimizer(net, d2l.Recipe(optimizer="adamw", lr=0.003)).param_groups[0]["lr"] == 0.003
+    opt = d2l.make_optimizer(net, d2l.Recipe(lr=0.2, momentum=0.9, schedule="onecycle"), steps_per_epoch=5)
+    for _ in range(10):
+        opt.step()
+    assert opt.param_groups[0]["momentum"] == 0.9  # OneCycleLR cycles momentum only when asked to

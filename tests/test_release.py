@@ -615,3 +615,23 @@ def test_main_grade_prints_a_line_per_notebook(monkeypatch, capsys, tmp_path):
                                 "grade", "by", "hand"]
     assert lines[1].split()[:5] == ["bob", EX2, "checks", "-", "/"] and lines[1].endswith("  the file is empty")
     assert lines[2] == f"grades: {tmp_path / 'grades.csv'}; feedback: {tmp_path / 'feedback'}"
+
+
+def test_help_names_both_commands_and_the_grade_options(capsys):
+    with pytest.raises(SystemExit):
+        release_tool.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "write the instructor edition, the grader's course folder and the student release, in English and " \
+           "Chinese" in out and "autograde the handed-in notebooks, write feedback and grades" in out
+    with pytest.raises(SystemExit):
+        release_tool.main(["grade", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "student ID or glob; may be given several times (default: every student)" in out
+    assert "{lenet-en,lenet-zh}" in out
+
+
+def test_grade_defaults_to_the_english_assignment_and_passes_the_timeout(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(release_tool, "grade", lambda *args: seen.append(args) or [])
+    release_tool.main(["grade", "--course", str(tmp_path), "--timeout", "77"])
+    assert seen == [(tmp_path.resolve(), "lenet-en", ["*"], 77, None)]
