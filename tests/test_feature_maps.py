@@ -486,3 +486,17 @@ def test_feature_map_explorer_uses_the_class_names_it_is_given(small, drawn):
     assert list(kind.options) == digits and kind.value == "3"
     assert index.max == int((labels == 3).sum()) - 1
     assert _shown(drawn[-1])[0] == ["3 #0"]
+
+
+def test_six_inputs_are_drawn_in_grey_under_a_small_title():
+    fig = d2l.plot_feature_maps(d2l.lenet(), torch.rand(6, 1, 28, 28))  # the most it draws at once
+    inputs = fig.subfigs[0]
+    assert len(inputs.axes) == 6 and all(ax.images[0].get_cmap().name == "gray" for ax in inputs.axes)
+    assert inputs._suptitle.get_text() == "input" and inputs._suptitle.get_fontsize() == 10
+
+
+def test_a_block_that_ends_the_net_ends_with_its_activation():
+    torch.manual_seed(0)
+    net, X = nn.Sequential(nn.Conv2d(1, 2, kernel_size=3), nn.ReLU()), torch.randn(1, 1, 6, 6)
+    (maps,) = d2l.feature_maps(net, X)
+    assert torch.equal(maps, net(X).detach()) and maps.min() == 0

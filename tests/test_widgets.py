@@ -116,3 +116,20 @@ def test_a_figure_becomes_a_png_display_output():
     assert set(output) == {"output_type", "metadata", "data"} and output["output_type"] == "display_data"
     assert output["metadata"] == {} and output["data"]["text/plain"] == repr(fig)
     assert base64.b64decode(output["data"]["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_explorer_offers_the_choices_the_notebook_describes():
+    c = controls(d2l.lenet_explorer(object(), object(), runs=[], device="cpu"))
+    choices = {name: (list(w.options), w.value) for name, w in c.items() if hasattr(w, "options")}
+    assert choices == {
+        "activation": (list(d2l.ACTIVATIONS), "relu"), "pooling": (list(d2l.POOLING), "max"),
+        "kernel size": ([3, 5, 7], 5), "conv 1 channels": ([4, 6, 8, 16, 32], 6),
+        "conv 2 channels": ([8, 16, 32, 64], 16), "conv 3 channels": ([0, 16, 32, 64], 0),
+        "hidden dense": (["none", "32", "96", "120-84", "256-128"], "120-84"), "optimizer": (["sgd", "adamw"], "sgd"),
+        "momentum (sgd)": ([0.0, 0.9], 0.0), "weight decay": ([0.0, 1e-4, 5e-4, 1e-3], 0.0),
+        "lr schedule": (["constant", "onecycle"], "constant"), "init": (["xavier", "kaiming", "default"], "xavier")}
+    lr, epochs = c["learning rate"], c["epochs"]
+    assert (lr.value, lr.base, lr.min, lr.max, lr.step) == (0.1, 10, -3, 0.5, 0.25)
+    assert (epochs.value, epochs.min, epochs.max) == (2, 1, 10)
+    assert (c["batch norm"].value, c["random flips"].value) == (False, False)
+    assert all(w.style.description_width == "110px" for name, w in c.items() if name != "Train")
