@@ -306,3 +306,58 @@ def test_too_little_free_space_is_found_before_downloading(blank, monkeypatch, t
                        match=full_disk_message(folder, "only 12 MB free, the download needs about 90 MB")):
         datasets.find_dataset(blank, root=folder)
     assert calls == [] and not (tmp_path / "new").exists()  # the folders it made for the download are gone again
+
+
+def _windows(monkeypatch, locking):
+    """Run the lock code down its Windows branch: os.name 'nt' and a stand-in msvcrt."""
+    from types import SimpleNamespace
+
+    from d2l_local import datasets as module
+
+    fake_os = SimpleNamespace(**{name: getattr(os, name) for name in dir(os) if not name.startswith("__")})
+    fake_os.name = "nt"
+    monkeypatch.setattr(module, "os", fake_os)
+    monkeypatch.setattr(module, "msvcrt", SimpleNamespace(LK_NBLCK=2, LK_UNLCK=0, locking=locking), raising=False)
+    return module
+
+
+def test_on_windows_one_byte_is_locked_then_unlocked_from_the_start_before_the_file_goes(monkeypatch, tmp_path):
+    calls = []
+    module = _windows(monkeypatch, lambda fd, mode, size: calls.append((fd, mode, size, os.lseek(fd, 0, os.SEEK_CUR))))
+    path = tmp_path / ".FashionMNIST.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    assert module._try_lock(fd) is True
+    os.write(fd, b"pid 1 on host")  # the holder writes its name, which moves the file position
+    module._release(fd, path)
+    assert calls == [(fd, 2, 1, 0), (fd, 0, 1, 0)]  # the unlocked byte is the locked one
+    assert not path.exists()
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed
+
+
+@pytest.mark.parametrize("code, locked", [(errno.EACCES, False), (errno.EDEADLK, False), (errno.ENOSPC, None)])
+def test_on_windows_a_held_lock_is_busy_and_other_errors_are_raised(monkeypatch, tmp_path, code, locked):
+    def locking(fd, mode, size):
+        raise OSError(code, os.strerror(code))
+
+    module = _windows(monkeypatch, locking)
+    fd = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if locked is None:
+            with pytest.raises(OSError, match=os.strerror(code)):
+                module._try_lock(fd)
+        else:
+            assert module._try_lock(fd) is locked
+    finally:
+        os.close(fd)
+
+
+def test_a_lock_file_whose_folders_vanished_is_created_with_them(tmp_path):
+    from d2l_local import datasets as module
+
+    path = tmp_path / "gone" / "FashionMNIST" / ".FashionMNIST.lock"
+    fd = module._open_lock(path)
+    try:
+        assert path.exists() and os.fstat(fd).st_ino == path.stat().st_ino
+    finally:
+        os.close(fd)
