@@ -130,7 +130,7 @@ def _solution_names() -> dict[str, str]:
     return names
 
 
-def test_no_solution_cell_is_saved_and_no_solution_name_is_in_the_package(tmp_path):
+def test_no_solution_cell_is_saved_and_no_solution_name_is_in_the_package():
     for language in LANGUAGES:
         for path in _notebooks(language):
             for cell in _cells(path):
@@ -140,7 +140,7 @@ def test_no_solution_cell_is_saved_and_no_solution_name_is_in_the_package(tmp_pa
     assert {"max_lenet", "recipe", "max_history", "block1", "block2"} <= set(names)
     probe = "import json, d2l_local; print(json.dumps(sorted(dir(d2l_local))))"
     exported = set(json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                                             cwd=tmp_path, check=True, env=dict(os.environ, PYTHONPATH=str(REPO))
+                                             cwd=REPO, check=True, env=dict(os.environ, PYTHONPATH=str(REPO))
                                              ).stdout))
     leaked = {name: where for name, where in names.items() if name in exported}
     assert not leaked, f"names defined in solution cells are importable from d2l_local: {leaked}"
