@@ -21,7 +21,7 @@ from torch import nn
 
 from .feature_map_tools import pick_examples
 from .recipes import Recipe
-from .training import TrainHistory
+from .training import TrainHistory, evaluating
 from .variants import num_params
 
 GRADER_ENV = "NBGRADER_EXECUTION"  # set by nbgrader while it autogrades or validates a notebook
@@ -78,17 +78,13 @@ def check_output_shape(net: nn.Module, expected: Sequence[int], input_shape: Seq
     The net runs in eval mode, so that the check leaves batch-norm statistics as they were.
     """
     require(isinstance(net, nn.Module), f"expected a torch network (nn.Module), got {described(net)}")
-    was_training = net.training
-    net.eval()
     try:
-        with torch.no_grad():
+        with evaluating(net):
             shape = tuple(net(torch.zeros(*input_shape)).shape)
     except RuntimeError as error:
         raise CheckFailed(f"your net cannot take an input of shape {tuple(input_shape)}: {str(error).splitlines()[0]}. "
                           f"Print each layer's output shape, as the chapter does, to find the layer that "
                           f"does not fit") from error
-    finally:
-        net.train(was_training)
     require(shape == tuple(expected), f"your net outputs {shape} for an input of shape {tuple(input_shape)}; "
                                       f"{expected[-1]} classes need {tuple(expected)}")
 
@@ -157,8 +153,11 @@ def check_examples(X: torch.Tensor, data_iter: object, classes: Sequence[str]) -
 def check_block_maps(maps: object, net: nn.Sequential, X: torch.Tensor, block_end: int, block: str) -> None:
     """``maps`` is what ``net[:block_end]`` outputs for ``X``; if another layer's output matches, say which."""
     require(isinstance(maps, torch.Tensor), f"the maps of {block} should be a tensor, got {described(maps)}")
-    with torch.no_grad():
-        outputs = [net[:k](X) for k in range(1, len(net) + 1)]
+    outputs, out = [], X
+    with evaluating(net):  # as d2l.feature_maps computes them
+        for layer in net:  # each layer's output once, not every prefix of the net again
+            out = layer(out)
+            outputs.append(out)
     if maps.shape == outputs[block_end - 1].shape and torch.allclose(maps.cpu(), outputs[block_end - 1].cpu(),
                                                                       atol=1e-5):
         return

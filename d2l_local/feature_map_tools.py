@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from .datasets import FASHION_MNIST_LABELS
 from .loaders import Batches, as_float_images
+from .training import evaluating
 from .plotting import new_figure
 
 
@@ -47,17 +48,13 @@ def feature_maps(net: nn.Sequential, X: torch.Tensor) -> list[torch.Tensor]:
     if not ends:
         raise ValueError('the network has no Conv2d layer, so it has no feature maps to show')
     device = next(net.parameters()).device
-    maps, was_training = [], net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            out = X.to(device=device, dtype=torch.float32)
-            for i, layer in enumerate(layers[:ends[-1] + 1]):
-                out = layer(out)
-                if i in ends:
-                    maps.append(out.detach().cpu().contiguous())
-    finally:
-        net.train(was_training)
+    maps = []
+    with evaluating(net):
+        out = X.to(device=device, dtype=torch.float32)
+        for i, layer in enumerate(layers[:ends[-1] + 1]):
+            out = layer(out)
+            if i in ends:
+                maps.append(out.detach().cpu().contiguous())
     return maps
 
 

@@ -11,6 +11,8 @@ import signal
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -239,24 +241,32 @@ class TrainingRun:
         return False
 
 
+@contextmanager
+def evaluating(net: nn.Module) -> Iterator[nn.Module]:
+    """Run ``net`` in eval mode inside the block, without gradients, and give it back in the mode it had."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            yield net
+    finally:
+        net.train(was_training)
+
+
 def check_classifier(net: nn.Module, data_iter, device: torch.device) -> None:
     """Run one batch through ``net`` and fail early, with a clear message, if it cannot be trained as a classifier."""
     X, y = next(iter(data_iter))
     X, y = X.to(device), y.to(device)
     if y.dtype.is_floating_point or y.dtype == torch.bool or y.ndim != 1:
         raise ValueError(f"labels must be a 1-D tensor of integer class indices; got dtype {y.dtype}, shape {tuple(y.shape)}")
-    was_training = net.training
-    net.eval()
     try:
-        with torch.no_grad():
+        with evaluating(net):
             out = net(X)
     except RuntimeError as err:
         raise ValueError(
             f"the net cannot process a batch of shape {tuple(X.shape)}: {err}. Check that each layer's "
             f"input size matches the previous layer's output (print the shapes layer by layer)."
         ) from err
-    finally:
-        net.train(was_training)
     if out.ndim != 2 or out.shape[0] != X.shape[0]:
         raise ValueError(
             f"the net's output has shape {tuple(out.shape)} for a batch of {X.shape[0]} examples; training "

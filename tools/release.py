@@ -119,7 +119,7 @@ def to_source(nb: nbformat.NotebookNode) -> int:
             if cell.cell_type == "markdown" and not meta["grade"]:
                 continue
             cell.metadata["nbgrader"] = meta
-            total += meta.get("points", 0) if meta["grade"] else 0
+            total += meta.get("points", 0)  # only graded cells have points
         kept.append(cell)
     nb.cells = kept
     return total
