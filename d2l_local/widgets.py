@@ -30,10 +30,10 @@ def lenet_explorer(train_iter: Batches, test_iter: Batches, runs: list[dict] | N
     The left column sets the network (``lenet_variant``'s arguments), the right one the
     ``Recipe``. Train calls ``explore_run``; every run is appended to ``runs`` (a list), so
     the comparison survives between clicks and ``runs_table(runs)`` shows it afterwards.
-    Returns an ``ipywidgets.VBox``: the controls, the live output, the comparison.
+    Returns an ``ipywidgets.VBox``: the controls, the live output, the comparison; where
+    no kernel draws it, the comparison plot shows as a still picture.
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
     runs = [] if runs is None else runs
     style = {'description_width': '110px'}
@@ -83,17 +83,16 @@ def lenet_explorer(train_iter: Batches, test_iter: Batches, runs: list[dict] | N
         show_comparison()
 
     def show_comparison() -> None:
-        compare.clear_output(wait=True)
-        with compare:
-            finished = [r for r in runs if r['history'].test_acc]
-            if finished:
-                print(runs_table(finished))
-                display(plot_histories([r['history'] for r in finished], [r['label'] for r in finished]))
+        finished = [r for r in runs if r['history'].test_acc]
+        if finished:
+            fig = plot_histories([r['history'] for r in finished], [r['label'] for r in finished])
+            compare.outputs = ({'output_type': 'stream', 'name': 'stdout', 'text': runs_table(finished) + '\n'},
+                               _figure_output(fig))
 
     button.on_click(train)
     show_comparison()
     controls = widgets.HBox([widgets.VBox(list(arch.values())), widgets.VBox([*recipe.values(), button])])
-    return widgets.VBox([controls, live, compare])
+    return _with_still(widgets.VBox([controls, live, compare]), compare)
 
 
 def _figure_output(fig: Figure) -> dict:
@@ -102,6 +101,25 @@ def _figure_output(fig: Figure) -> dict:
     fig.savefig(buf, format='png', bbox_inches='tight')
     return {'output_type': 'display_data', 'metadata': {},
             'data': {'image/png': base64.b64encode(buf.getvalue()).decode('ascii'), 'text/plain': repr(fig)}}
+
+
+def _with_still(panel: ipywidgets.VBox, shown: ipywidgets.Output) -> ipywidgets.VBox:
+    """Add the picture ``shown`` holds when the panel is displayed, as a PNG beside the live view.
+
+    A notebook front end with a kernel draws the panel; a viewer without one (the course
+    website, GitHub) shows this still instead of nothing, as ipympl does for its figures.
+    """
+    live_view = panel._repr_mimebundle_
+
+    def mimebundle(**kwargs: Any) -> dict | None:
+        data = live_view(**kwargs)
+        pngs = [o['data']['image/png'] for o in shown.outputs if 'image/png' in o.get('data', {})]
+        if data is not None and pngs:
+            data['image/png'] = pngs[-1]
+        return data
+
+    panel._repr_mimebundle_ = mimebundle
+    return panel
 
 
 def feature_map_explorer(net: torch.nn.Sequential, data_iter: Batches,
@@ -158,4 +176,4 @@ def feature_map_explorer(net: torch.nn.Sequential, data_iter: Batches,
     finally:
         busy = False
     controls = widgets.HBox([widgets.VBox([kind, index]) for kind, index in pickers])
-    return widgets.VBox([controls, out])
+    return _with_still(widgets.VBox([controls, out]), out)

@@ -390,6 +390,7 @@ def test_feature_map_explorer_bounds_each_index_by_its_class_count(fashion, draw
     assert index.max == index.value == 0 and len(drawn) == 3
     assert out.outputs == ({"output_type": "stream", "name": "stderr",
                             "text": "this data has no examples of class 'ankle boot'\n"},)
+    assert "image/png" not in panel._repr_mimebundle_()  # a message, no picture: the still is left out
 
 
 @pytest.mark.slow
@@ -400,9 +401,11 @@ def test_feature_map_explorer_shows_a_png(fashion):
     (output,) = out.outputs
     png = base64.b64decode(output["data"]["image/png"])
     assert output["output_type"] == "display_data" and png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert panel._repr_mimebundle_()["image/png"] == output["data"]["image/png"]  # the still a website shows
     kind.value = "sneaker"
     (changed,) = out.outputs
     assert base64.b64decode(changed["data"]["image/png"]) != png
+    assert panel._repr_mimebundle_()["image/png"] == changed["data"]["image/png"]
 
 
 @pytest.mark.parametrize("data, kwargs, error, match", [

@@ -1,4 +1,5 @@
 """The exercise 2 explorer: its controls become explore_run settings, and Train records a run."""
+import base64
 from dataclasses import fields
 
 import pytest
@@ -72,11 +73,29 @@ def test_controls_become_the_runs_settings(explored, capsys):
                         "augment": True}
     assert len(runs) == 1 and runs[0]["settings"] is settings
     assert not c["Train"].disabled
-    assert d2l.runs_table(runs) in capsys.readouterr().out  # the comparison below the panel
+    table, plot = panel.children[2].outputs  # the comparison below the panel
+    assert table == {"output_type": "stream", "name": "stdout", "text": d2l.runs_table(runs) + "\n"}
+    assert base64.b64decode(plot["data"]["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
     c["hidden dense"].value, c["conv 3 channels"].value = "none", 0
     c["Train"].click()
     assert explored[1][0]["dense"] == [] and explored[1][0]["channels"] == [8, 16]
     assert explored[1][0]["same_padding"] is False and len(runs) == 2
+
+
+def test_the_panel_offers_its_comparison_plot_as_a_still(explored):
+    """Beside the live view, the display data hold the comparison's PNG once there is a run to compare."""
+    runs = []
+    panel = d2l.lenet_explorer([], [], runs)
+    bundle = panel._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "application/vnd.jupyter.widget-view+json"}  # nothing to picture yet
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.model_id
+    controls(panel)["Train"].click()
+    (_, plot), bundle = panel.children[2].outputs, panel._repr_mimebundle_()
+    assert bundle["image/png"] == plot["data"]["image/png"]
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.model_id
+    controls(panel)["Train"].click()
+    (_, newer), bundle = panel.children[2].outputs, panel._repr_mimebundle_()
+    assert newer != plot and bundle["image/png"] == newer["data"]["image/png"]  # two runs now
 
 
 def test_a_failed_run_enables_the_button_again(monkeypatch, caplog, capsys):
