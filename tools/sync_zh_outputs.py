@@ -25,6 +25,8 @@ first line that differs.
 """
 from __future__ import annotations
 
+import argparse
+
 import ast
 import io
 import re
@@ -175,7 +177,11 @@ def copy_outputs(en_path: Path, zh_path: Path, *, write: bool = True) -> list[st
     return []
 
 
-def main(names: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME.ipynb",
+                        help="English notebooks to copy from (default: every notebook in notebooks/en)")
+    names = parser.parse_args(argv).names
     en_dir, zh_dir = REPO / "notebooks" / "en", REPO / "notebooks" / "zh"
     paths = [en_dir / n for n in names] if names else sorted(en_dir.glob("*.ipynb"))
     missing = [zh_dir / p.name for p in paths if not (zh_dir / p.name).exists()]
@@ -193,4 +199,4 @@ def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
