@@ -52,6 +52,23 @@ def test_notebook_shows_one_image_and_updates_it_in_place(monkeypatch):
     assert a._handle.updates[-1].data[:4] == b"\x89PNG"
 
 
+def test_the_live_plot_has_the_same_pixels_whatever_savefig_dpi_is_set_to(monkeypatch):
+    """100 dots per inch, so the plot keeps its size on screen when a user's matplotlibrc sets savefig.dpi."""
+    import struct
+
+    import IPython.display
+    import matplotlib
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: shown.append(obj))
+    with matplotlib.rc_context({"savefig.dpi": 50}):
+        a = d2l.Animator(xlabel="epoch", xlim=[1, 10], legend=["loss"], figsize=(3.5, 2.5), notebook=True,
+                         min_interval=0)
+        a.add(1, 0.5)
+    width, height = struct.unpack(">II", shown[0].data[16:24])  # the PNG's IHDR chunk
+    assert (width, height) == (350, 250)
+
+
 def test_redraws_are_throttled_but_the_last_point_is_drawn(monkeypatch):
     draws, show = [], d2l.Animator.show
 

@@ -185,3 +185,12 @@ def test_maps_of_no_layer_name_the_block_and_its_last_layer():
                                                  r"of any layer of net for X; block 1 ends with layer 1 \(Sigmoid\), "
                                                  r"shape \(2, 6, 28, 28\)$"):
         checks.check_block_maps(torch.zeros(2, 3), net, X, 2, "block 1")
+
+
+def test_block_maps_taken_after_a_layer_that_changes_the_shape_are_recognised():
+    """The block may end with a pooling layer: its output is right even though the layer before has another shape."""
+    net, X = d2l.lenet(), torch.rand(2, 1, 28, 28)
+    with torch.no_grad():
+        pooled = net[:3](X)
+    assert pooled.shape != net[:2](X).shape
+    d2l.checks.check_block_maps(pooled, net, X, 3, "block 1")  # no CheckFailed

@@ -361,3 +361,33 @@ def test_a_lock_file_whose_folders_vanished_is_created_with_them(tmp_path):
         assert path.exists() and os.fstat(fd).st_ino == path.stat().st_ino
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("busy_tries, said", [(0, False), (1, False), (2, True), (3, True)])
+def test_the_wait_is_announced_from_the_second_busy_try_and_reported_as_such(monkeypatch, tmp_path, capsys,
+                                                                            busy_tries, said):
+    tries = iter([False] * busy_tries + [True])
+    monkeypatch.setattr(datasets, "_try_lock", lambda fd: next(tries))
+    monkeypatch.setattr(datasets.time, "sleep", lambda s: None)
+    fd, waited = datasets._acquire(tmp_path / ".FashionMNIST.lock", "FashionMNIST")
+    os.close(fd)
+    printed = capsys.readouterr().out
+    assert waited is said and printed.count("\n") == int(said)  # one line, once, exactly when it says it waited
+
+
+def test_a_lock_folder_recreated_by_another_process_meanwhile_is_used_as_it_is(tmp_path, monkeypatch):
+    """The open fails because the folder is gone; before this process makes it again, another one already has."""
+    path = tmp_path / "FashionMNIST" / ".FashionMNIST.lock"
+    path.parent.mkdir()
+    real_open, calls = os.open, []
+
+    def open_after_a_race(file, flags, mode=0o777):
+        calls.append(file)
+        if len(calls) == 1:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(file))
+        return real_open(file, flags, mode)
+
+    monkeypatch.setattr(datasets.os, "open", open_after_a_race)
+    fd = datasets._open_lock(path)
+    os.close(fd)
+    assert calls == [path, path] and path.is_file()

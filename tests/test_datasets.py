@@ -375,3 +375,39 @@ def test_the_lock_holder_as_written_or_nothing(tmp_path):
     assert datasets._holder(lock) == ""
     lock.write_text(" pid 12 on lab-3\n")
     assert datasets._holder(lock) == " (pid 12 on lab-3)"
+
+
+def test_a_staging_folder_that_cannot_be_removed_does_not_fail_the_download(isolated, monkeypatch):
+    """On Windows a file still open keeps its folder: the download still lands, and stale staging is skipped."""
+    monkeypatch.undo()
+    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", isolated / "default")
+    blank = datasets.DatasetSpec("FashionMNIST", (str(isolated / "debian"),), "dataset-fashion-mnist")
+    from pathlib import Path
+
+    stale = isolated / "dl" / ".download-FashionMNIST-stale"
+    (stale / "FashionMNIST").mkdir(parents=True)
+    kept = []
+
+    def stubborn_rmtree(path, ignore_errors=False, **kwargs):
+        kept.append(Path(path).name)
+        if not ignore_errors:
+            raise PermissionError(errno.EACCES, "the folder is in use", str(path))
+
+    monkeypatch.setattr(datasets.shutil, "rmtree", stubborn_rmtree)
+    _fake_torchvision(monkeypatch, lambda raw: make_dataset(Path(raw)))
+    files = datasets.find_dataset(blank, root=isolated / "dl")
+    assert files[FILES[0]] == isolated / "dl" / "FashionMNIST" / "raw" / (FILES[0] + ".gz") and files[FILES[0]].is_file()
+    assert kept[0] == stale.name and kept[1].startswith(".download-FashionMNIST-") and len(kept) == 2
+
+
+def test_a_folder_that_cannot_be_made_keeps_the_systems_reason(tmp_path, monkeypatch):
+    def refuse(target):
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr(datasets, "_make_dirs", refuse)
+    with pytest.raises(datasets._CannotWrite) as info:
+        datasets._download_once(datasets.FASHION_MNIST, tmp_path / "data")
+    assert (info.value.errno, info.value.strerror) == (errno.EACCES, "Permission denied")
+    assert datasets._write_problem(info.value, tmp_path / "data", datasets.FASHION_MNIST).startswith(
+        f"not possible: cannot write to {tmp_path / 'data'} (Permission denied); it is read-only")

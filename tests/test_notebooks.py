@@ -180,6 +180,9 @@ def test_code_differences_counts_code_cells():
     en = [{"cell_type": "code", "id": "a", "source": "x = 1"}, {"cell_type": "code", "id": "b", "source": "y = 2"}]
     assert zh_sync.code_differences(en, en[:1]) == \
         ["the English notebook has 2 code cells, the Chinese one 1 (only in English: 'b')"]
+    zh = [{"cell_type": "code", "id": i, "source": "x = 1"} for i in ("a", "z1", "z2", "z3")]
+    assert zh_sync.code_differences(en, zh) == ["the English notebook has 2 code cells, the Chinese one 4 "
+                                                "(only in English: 'b'; only in Chinese: 'z1', 'z2', 'z3')"]
 
 
 def _notebook(code: str, outputs: bool) -> nbformat.NotebookNode:

@@ -519,10 +519,17 @@ def _stand_in_for_nbgrader(monkeypatch):
         code = 1 if "--student=cat" in args and f"--notebook={EX2}" in args else 0
         return subprocess.CompletedProcess(args, code, "line 1\n\nline 2\nline 3\nlast line\n", None)
 
+    def code_score(course, assignment, student, name):
+        calls.append(("score", course, assignment, student, name))
+        return 1.5
+
+    def raised(course, assignment, student, name):
+        calls.append(("raised", course, assignment, student, name))
+        return "cell 'x' raised ValueError: v" if name == EX2 else ""
+
     monkeypatch.setattr(release_tool, "_nbgrader", nbgrader)
-    monkeypatch.setattr(release_tool, "_code_score", lambda course, assignment, student, name: 1.5)
-    monkeypatch.setattr(release_tool, "_raised", lambda course, assignment, student, name:
-                        "cell 'x' raised ValueError: v" if name == EX2 else "")
+    monkeypatch.setattr(release_tool, "_code_score", code_score)
+    monkeypatch.setattr(release_tool, "_raised", raised)
     return calls
 
 
@@ -536,6 +543,9 @@ def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch):
         ("bob", EX2, None, 3, 1, "not handed in"),
         ("cat", EX1, None, 2, 1, "grading ran longer than 42 s and was stopped"),
         ("cat", EX2, None, 3, 1, "nbgrader failed: line 2 | line 3 | last line")]
+    read = [call for call in calls if call[0] in ("score", "raised")]  # the gradebook, for each graded notebook
+    assert read == [(what, fake_course, "lenet-en", "ann", name) for name in (EX1, EX2) for what in ("score", "raised")]
+    calls = [call for call in calls if call not in read]
     autograde = [(args, env, timeout) for args, env, timeout in calls if args[0] == "autograde"]
     assert [args for args, _, _ in autograde] == [
         ("autograde", "lenet-en", f"--student={s}", f"--notebook={n}", "--force")
@@ -552,8 +562,9 @@ def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch):
 
 
 def test_a_dry_run_grades_every_notebook_on_the_examples_asked_for(fake_course, monkeypatch):
-    calls = _stand_in_for_nbgrader(monkeypatch)
+    recorded = _stand_in_for_nbgrader(monkeypatch)
     release_tool.grade(fake_course, "lenet-en", students=["ann", "b*"], max_examples=300)
+    calls = [call for call in recorded if len(call) == 3]  # nbgrader's, not the gradebook reads
     assert [env["D2L_MAX_EXAMPLES"] for args, env, _ in calls if args[0] == "autograde"] == ["300", "300"]
     assert {args[2] for args, _, _ in calls if args[0] == "autograde"} == {"--student=ann"}
     assert [args[2] for args, _, _ in calls if args[0] == "generate_feedback"] == ["--student=ann", "--student=b*"]
@@ -570,7 +581,7 @@ def test_problem_names_what_is_wrong_with_a_file(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(), no_cells)
     nbformat.write(_graded_source(tmp_path, 1), fine)
     assert release_tool._problem(empty) == "the file is empty"
-    assert release_tool._problem(broken).startswith("not a valid notebook (NotJSONError: ")
+    assert release_tool._problem(broken).startswith("not a valid notebook (NotJSONError: Notebook does not appear to be JSON")
     assert release_tool._problem(no_cells) == "the notebook has no cells"
     assert release_tool._problem(fine) == ""
 
@@ -635,3 +646,32 @@ def test_grade_defaults_to_the_english_assignment_and_passes_the_timeout(monkeyp
     monkeypatch.setattr(release_tool, "grade", lambda *args: seen.append(args) or [])
     release_tool.main(["grade", "--course", str(tmp_path), "--timeout", "77"])
     assert seen == [(tmp_path.resolve(), "lenet-en", ["*"], 77, None)]
+
+
+def test_nbgrader_runs_with_the_environment_given_and_reports_its_errors(tmp_path):
+    """The child gets ``env`` (here a sitecustomize that announces itself), and its stderr comes back in stdout."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text("import sys\nprint('environment passed', file=sys.stderr)\n",
+                                            encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hook), str(REPO)]))
+    result = release_tool._nbgrader(tmp_path, "no-such-command", env=env, timeout=120)
+    assert result.stderr is None and "List of subcommands" in result.stdout  # nbgrader's answer on stdout
+    assert "environment passed" in result.stdout  # the hook's line, on stderr
+    assert "No nbgrader_config.py file found" in result.stdout  # nbgrader's warning, on stderr
+
+
+def test_a_failed_generate_assignment_names_the_assignment_and_passes_the_checkouts_path(tmp_path, monkeypatch):
+    seen = []
+
+    def failing(course, *args, env=None, timeout=None):
+        seen.append((args, env))
+        return subprocess.CompletedProcess(args, 1, "[GenerateAssignmentApp | ERROR] no such cell\n", None)
+
+    monkeypatch.setattr(release_tool, "_nbgrader", failing)
+    with pytest.raises(RuntimeError, match=r"^nbgrader generate_assignment lenet-en failed:\n\[GenerateAssignmentApp "
+                                           r"\| ERROR\] no such cell\n$"):
+        release_tool.build(tmp_path / "out")
+    ((args, env),) = seen
+    assert args == ("generate_assignment", "lenet-en", "--force")
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(REPO) and env["PATH"] == os.environ["PATH"]
