@@ -218,6 +218,11 @@ def test_not_a_notebook_in_a_test_process(monkeypatch):
     assert plotting.in_notebook() is False
 
 
+def test_an_animator_has_one_axes_unless_asked_for_more():
+    assert len(d2l.Animator(notebook=False).axes) == 1
+    assert len(d2l.Animator(nrows=2, ncols=3, notebook=False).axes) == 6
+
+
 def test_new_figure_has_the_size_and_is_not_left_open():
     import matplotlib.pyplot as plt
 

@@ -218,6 +218,9 @@ def test_saved_cells_skip_other_cells_and_drop_the_marker(tmp_path):
     notebook.write_text(json.dumps({"cells": cells}), encoding="utf-8")
     monkey = [(c.index, c.cell_id, c.code) for c in sync.saved_cells(notebook)]
     assert monkey == [(1, "a", "def f():\n    return 1"), (4, "d", "y = 2")]
+    del cells[4]["id"]  # notebooks older than nbformat 4.5 have no cell ids
+    notebook.write_text(json.dumps({"cells": cells}), encoding="utf-8")
+    assert [c.cell_id for c in sync.saved_cells(notebook)] == ["a", "?"]
 
 
 def test_main_writes_the_changes_and_names_them(code_only, capsys):
