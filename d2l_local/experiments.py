@@ -48,21 +48,26 @@ def plot_histories(histories: Iterable[TrainHistory], labels: Iterable[str], tit
     """Plot the loss and accuracy curves of several training runs on shared axes; return the Figure.
 
     Left: the training loss; right: the training accuracy (dashed) and the test accuracy
-    after each epoch (dots), one colour per run.
+    after each epoch (dots), one colour per run. One legend under both plots names the
+    runs, so long labels (the explorer's) never squeeze the plots.
     """
+    from matplotlib.lines import Line2D
+
     histories, labels = _check_runs(histories, labels)
-    fig = new_figure(figsize=(8, 3))
+    fig = new_figure(figsize=(8, 2.6 + 0.2 * (len(labels) + 2)))  # the plots, then one legend line per entry
     ax_loss, ax_acc = fig.subplots(1, 2, sharex=True)
     for i, (h, label) in enumerate(zip(histories, labels)):
         color = f'C{i % 10}'
         ax_loss.plot(h.epoch, h.train_loss, color=color, label=label)
-        ax_acc.plot(h.epoch, h.train_acc, '--', color=color, label=f'{label}, train')
-        ax_acc.plot(range(1, len(h.test_acc) + 1), h.test_acc, 'o-', color=color, label=f'{label}, test')
+        ax_acc.plot(h.epoch, h.train_acc, '--', color=color)
+        ax_acc.plot(range(1, len(h.test_acc) + 1), h.test_acc, 'o-', color=color)
     ax_loss.set(xlabel='epoch', ylabel='training loss')
     ax_acc.set(xlabel='epoch', ylabel='accuracy')
     for ax in (ax_loss, ax_acc):
         ax.grid(True)
-        ax.legend(fontsize='small')
+    styles = [Line2D([], [], color='grey', linestyle='--', label='train accuracy (right)'),
+              Line2D([], [], color='grey', marker='o', label='test accuracy (right)')]
+    fig.legend(handles=[*ax_loss.lines, *styles], loc='outside lower center', fontsize='small', frameon=False)
     if title:
         fig.suptitle(title)
     return fig

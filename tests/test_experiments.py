@@ -34,12 +34,18 @@ def test_plot_histories_draws_every_run_with_its_numbers():
     runs = [history(), history(num_epochs=2, acc=0.85)]
     fig = d2l.plot_histories(runs, ["a", "b"], title="pooling")
     assert isinstance(fig, Figure) and len(fig.axes) == 2 and fig._suptitle.get_text() == "pooling"  # Figure.get_suptitle() is new in matplotlib 3.8
-    assert tuple(fig.get_size_inches()) == (8, 3)
+    assert tuple(fig.get_size_inches()) == pytest.approx((8, 2.6 + 0.2 * 4))  # a legend line per run and style
     loss_ax, acc_ax = fig.axes
     assert (loss_ax.get_xlabel(), loss_ax.get_ylabel()) == ("epoch", "training loss")
     assert (acc_ax.get_xlabel(), acc_ax.get_ylabel()) == ("epoch", "accuracy")
-    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["a", "b"]
-    assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == ["a, train", "a, test", "b, train", "b, test"]
+    (legend,) = fig.legends  # one legend, under both plots
+    assert loss_ax.get_legend() is None and acc_ax.get_legend() is None
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "b", "train accuracy (right)", "test accuracy (right)"]
+    handles = legend.legend_handles if hasattr(legend, "legend_handles") else legend.legendHandles  # renamed in 3.7
+    assert [h.get_color() for h in handles[:2]] == ["C0", "C1"]
+    assert (handles[2].get_linestyle(), handles[3].get_marker()) == ("--", "o")
+    fig.draw_without_rendering()  # runs the constrained layout
+    assert legend.get_window_extent().y1 <= min(ax.get_window_extent().y0 for ax in fig.axes)  # below the plots
     for i, h in enumerate(runs):
         loss, train, test = loss_ax.lines[i], acc_ax.lines[2 * i], acc_ax.lines[2 * i + 1]
         assert list(loss.get_xdata()) == h.epoch and list(loss.get_ydata()) == h.train_loss
