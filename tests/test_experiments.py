@@ -44,6 +44,7 @@ def test_plot_histories_draws_every_run_with_its_numbers():
     handles = legend.legend_handles if hasattr(legend, "legend_handles") else legend.legendHandles  # renamed in 3.7
     assert [h.get_color() for h in handles[:2]] == ["C0", "C1"]
     assert (handles[2].get_linestyle(), handles[3].get_marker()) == ("--", "o")
+    assert handles[2].get_color() == handles[3].get_color() == "grey"  # a style, not a run's colour
     fig.draw_without_rendering()  # runs the constrained layout
     assert legend.get_window_extent().y1 <= min(ax.get_window_extent().y0 for ax in fig.axes)  # below the plots
     for i, h in enumerate(runs):

@@ -675,3 +675,25 @@ def test_a_failed_generate_assignment_names_the_assignment_and_passes_the_checko
     ((args, env),) = seen
     assert args == ("generate_assignment", "lenet-en", "--force")
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(REPO) and env["PATH"] == os.environ["PATH"]
+
+
+def test_a_notebook_that_nbgrader_fails_on_does_not_stop_the_students_next_one(fake_course, monkeypatch):
+    calls = _stand_in_for_nbgrader(monkeypatch)
+
+    def first_fails(course, *args, env=None, timeout=None):
+        calls.append((args, env, timeout))
+        code = 1 if f"--notebook={EX1}" in args else 0
+        return subprocess.CompletedProcess(args, code, "[AutogradeApp | ERROR] kernel died\n", None)
+
+    monkeypatch.setattr(release_tool, "_nbgrader", first_fails)
+    rows = release_tool.grade(fake_course, "lenet-en", students=["ann"])
+    assert [(r.notebook, r.score, r.error) for r in rows] == [
+        (EX1, None, "nbgrader failed: [AutogradeApp | ERROR] kernel died"),
+        (EX2, 1.5, "cell 'x' raised ValueError: v")]
+
+
+def test_two_points_tags_name_the_cell():
+    cell = nbformat.v4.new_code_cell("check()", id="check-q1")
+    cell.metadata["tags"] = ["check", "points-1", "points-2"]
+    with pytest.raises(ValueError, match=r"^cell 'check-q1' has 2 points tags$"):
+        release_tool.points(cell)

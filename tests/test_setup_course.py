@@ -213,3 +213,11 @@ def test_arguments_come_from_the_command_line_and_help_lists_them(monkeypatch, c
                  "only report: install nothing, write nothing, download nothing, launch nothing; exit code 1 when "
                  "something is missing", "Arguments after -- are passed to JupyterLab."):
         assert text in out, text
+
+
+def test_without_the_packages_the_data_check_says_to_install_them_first(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "d2l_local.datasets", None)  # as if torch (and so d2l_local) were missing
+    assert setup_course.check_data(download=False) is False
+    out = capsys.readouterr().out
+    assert out.startswith("[data] cannot check the data: ") and out.endswith(
+        ". Install the packages first (run without --no-install/--check)\n")

@@ -26,6 +26,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -105,6 +106,9 @@ def test_pages_fold_the_solutions_and_leave_out_what_only_tools_read(lang, name)
                                                    "code_prompt_hide": site.SOLUTION_CODE[lang][1]}
         else:
             assert after["metadata"] == before["metadata"]
+    ending = site.page_notebook({"metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "source": ["X\n"],
+                                                             "outputs": []}]}, "a/b", lang)
+    assert ending["cells"][0]["source"] == "X"  # only the line end goes
     assert folded == sum(c["cell_type"] == "code" and "solution" in c["metadata"].get("tags", []) for c in nb["cells"]) > 0
 
 
@@ -119,6 +123,9 @@ def test_the_config_points_launch_buttons_at_the_address_and_drops_the_live_widg
     assert sphinx["language"] == "zh_CN" and sphinx["html_context"]["other_language"] == "en"
     assert sphinx["nb_mime_priority_overrides"] == [["html", WIDGET_VIEW, None]]
     assert "sphinx-mathjax-offline" in sphinx["extensions"] and "sphinx_thebe" not in sphinx["extensions"]
+    assert config["parse"]["myst_enable_extensions"] == ["colon_fence", "dollarmath"]  # the folds, the formulas
+    assert config["launch_buttons"]["notebook_interface"] == "jupyterlab"  # Binder opens the course as README says
+    assert config["html"]["use_repository_button"] is True and config["only_build_toc_files"] is True
     assert sphinx["html_context"]["other_language_pages"] == [
         "index", "lenet", "lenet_ex1_max_pooling", "lenet_ex2_improve", "lenet_ex3_mnist", "lenet_ex4_feature_maps",
         "genindex", "search"]  # the English edition has no glossary
@@ -145,6 +152,92 @@ def test_a_missing_notebook_is_named_before_anything_is_written(tmp_path, monkey
     with pytest.raises(FileNotFoundError, match=r"notebooks/en lacks lenet_ex3_mnist\.ipynb$"):
         site.write_book("en", tmp_path / "book", "alice/lenet-course")
     assert not (tmp_path / "book").exists()
+
+
+def test_a_book_holds_every_page_its_config_and_contents_and_the_sites_files(tmp_path):
+    book = tmp_path / "zh"
+    site.write_book("zh", book, "alice/lenet-course")
+    assert json.loads((book / "_config.yml").read_text(encoding="utf-8")) == json.loads(
+        json.dumps(site.book_config("zh", "alice/lenet-course")))
+    assert json.loads((book / "_toc.yml").read_text(encoding="utf-8")) == site.book_toc("zh", ["GLOSSARY"])
+    for name in [site.CHAPTER, *site.EXERCISES]:
+        written = json.loads((book / f"{name}.ipynb").read_text(encoding="utf-8"))
+        assert written == site.page_notebook(raw("zh", name), "alice/lenet-course", "zh")
+    glossary = (REPO / "notebooks" / "zh" / "GLOSSARY.md").read_text(encoding="utf-8")
+    assert (book / "GLOSSARY.md").read_text(encoding="utf-8") == site.page_markdown(glossary, "alice/lenet-course")
+    home = (book / "index.md").read_text(encoding="utf-8")
+    assert "](https://github.com/alice/lenet-course/blob/main/README.md)" in home and "../../" not in home
+    for copied in ("figures/lenet.svg", "favicon.svg", "_static/course.css"):
+        source = REPO / ("notebooks" if copied.startswith("figures") else "website") / copied
+        assert (book / copied).read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in book.iterdir()) == sorted(
+        ["_config.yml", "_toc.yml", "index.md", "GLOSSARY.md", "figures", "favicon.svg", "_static",
+         *(f"{n}.ipynb" for n in [site.CHAPTER, *site.EXERCISES])])
+
+
+def _stand_in_for_jupyter_book(monkeypatch, fail: str | None = None):
+    """Replace the Jupyter Book run: record its command and write one page, or fail for the language ``fail``."""
+    runs = []
+
+    def run(command):
+        source = Path(command[command.index("build") + 1])
+        runs.append(command)
+        if source.name == fail:
+            return subprocess.CompletedProcess(command, 2)
+        (source / "_build" / "html").mkdir(parents=True)
+        (source / "_build" / "html" / "index.html").write_text(f"<p>{source.name}</p>", encoding="utf-8")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(site.subprocess, "run", run)
+    return runs
+
+
+def test_build_puts_each_edition_under_its_language_and_opens_the_english_one(tmp_path, monkeypatch, capsys):
+    runs = _stand_in_for_jupyter_book(monkeypatch)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "stale.html").write_text("from an earlier build", encoding="utf-8")
+    assert site.build(tmp_path / "site", quiet=True) == tmp_path / "site"
+    assert [(cmd[0], cmd[3:5], cmd[5:]) for cmd in runs] == [
+        (sys.executable, ["build", str(tmp_path / ".site-sources" / lang)],
+         ["--path-output", str(tmp_path / ".site-sources" / lang), "--warningiserror", "--keep-going", "--quiet"])
+        for lang in ("en", "zh")]
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [".nojekyll", "en", "index.html", "zh"]
+    assert (tmp_path / "site" / "zh" / "index.html").read_text(encoding="utf-8") == "<p>zh</p>"
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert '<meta http-equiv="refresh" content="0; url=en/index.html">' in home and 'href="zh/index.html"' in home
+    assert not (tmp_path / ".site-sources").exists()  # the book sources go once the site is written
+    placeholder = read_address() == "OWNER/REPO"
+    assert ("course.toml still holds the placeholder OWNER/REPO" in capsys.readouterr().err) == placeholder
+
+
+def test_a_failed_edition_is_named_and_its_sources_are_kept(tmp_path, monkeypatch):
+    _stand_in_for_jupyter_book(monkeypatch, fail="zh")
+    sources = tmp_path / ".site-sources" / "zh"
+    with pytest.raises(RuntimeError, match=rf"^Jupyter Book could not build the zh edition; its messages are above "
+                                           rf"\(sources in {re.escape(str(sources))}\)$"):
+        site.build(tmp_path / "site")
+    assert (sources / "_config.yml").is_file()
+
+
+def test_main_reports_the_site_or_what_went_wrong(tmp_path, monkeypatch, capsys):
+    built = []
+    monkeypatch.setattr(site, "build", lambda out, quiet: built.append((out, quiet)) or out)
+    assert site.main(["--out", str(tmp_path / "web"), "--quiet"]) == 0
+    assert built == [(tmp_path / "web", True)]
+    assert capsys.readouterr().out == (f"site written to {tmp_path / 'web'}; open {tmp_path / 'web' / 'index.html'}, "
+                                       f"or serve it: python -m http.server -d {tmp_path / 'web'}\n")
+    assert site.main([]) == 0 and built[-1] == (REPO / "build" / "site", False)
+    capsys.readouterr()
+
+    def broken(out, quiet):
+        raise RuntimeError("Jupyter Book could not build the en edition")
+
+    monkeypatch.setattr(site, "build", broken)
+    assert site.main([]) == 1
+    assert capsys.readouterr().err == "error: Jupyter Book could not build the en edition\n"
+    monkeypatch.setitem(sys.modules, "jupyter_book", None)  # as if it were not installed
+    assert site.main([]) == 1
+    assert capsys.readouterr().err == "Jupyter Book is not installed: pip install -r requirements-site.txt\n"
 
 
 # --- the built site in Chromium --------------------------------------------------------------
