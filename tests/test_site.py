@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import types
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -221,6 +222,7 @@ def test_a_failed_edition_is_named_and_its_sources_are_kept(tmp_path, monkeypatc
 
 def test_main_reports_the_site_or_what_went_wrong(tmp_path, monkeypatch, capsys):
     built = []
+    monkeypatch.setitem(sys.modules, "jupyter_book", types.ModuleType("jupyter_book"))  # installed or not
     monkeypatch.setattr(site, "build", lambda out, quiet: built.append((out, quiet)) or out)
     assert site.main(["--out", str(tmp_path / "web"), "--quiet"]) == 0
     assert built == [(tmp_path / "web", True)]
