@@ -42,6 +42,7 @@ from pathlib import Path
 import pytest
 
 import browser_helpers as bh
+from conftest import require
 from d2l_local.datasets import DATA_DIR_ENV
 from d2l_local.loaders import MAX_EXAMPLES_ENV
 
@@ -79,14 +80,6 @@ def _has_widget_output(cell: dict) -> bool:
     return any(WIDGET_MIME in out.get("data", {}) for out in cell.get("outputs", []))
 
 
-def _require_browser() -> None:
-    reason = bh.missing_browser_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test must run in CI but cannot: {reason}", pytrace=False)
-        pytest.skip(f"browser test skipped: {reason}")
-
-
 def _data_dir() -> str | None:
     """D2L_DATA_DIR for the kernels, made absolute (they run in the copy's notebook folder).
 
@@ -98,7 +91,7 @@ def _data_dir() -> str | None:
 
 def _lab(tmp_path_factory, extra_env: dict[str, str]):
     """JupyterLab over a stripped copy of the course, with the course's settings override applied."""
-    _require_browser()
+    require(bh.missing_browser_reason())
     work = tmp_path_factory.mktemp("jupyterlab")
     root = work / "course"
     originals = bh.make_course_copy(root)

@@ -17,7 +17,6 @@ import functools
 import hashlib
 import http.server
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ from pathlib import Path
 import pytest
 
 import browser_helpers as bh
-from conftest import REPO
+from conftest import REPO, require
 
 sys.path.insert(0, str(REPO))
 from tools import build_site as site  # noqa: E402
@@ -244,13 +243,6 @@ def test_main_reports_the_site_or_what_went_wrong(tmp_path, monkeypatch, capsys)
 
 # --- the built site in Chromium --------------------------------------------------------------
 
-def _require(reason: str | None) -> None:
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"the site test must run in CI but cannot: {reason}", pytrace=False)
-        pytest.skip(f"site test skipped: {reason}")
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The site, built by the README's command into a temporary folder."""
@@ -259,7 +251,7 @@ def built(tmp_path_factory):
         missing = None
     except ImportError:
         missing = "Jupyter Book is not installed (pip install -r requirements-site.txt)"
-    _require(missing)
+    require(missing)
     out = tmp_path_factory.mktemp("site") / "site"
     run = subprocess.run([sys.executable, str(REPO / "tools" / "build_site.py"), "--out", str(out), "--quiet"],
                          capture_output=True, text=True, timeout=600)
@@ -285,7 +277,7 @@ def server(built):
 
 @pytest.fixture(scope="module")
 def chromium(server):
-    _require(bh.missing_browser_reason())
+    require(bh.missing_browser_reason())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

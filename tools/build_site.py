@@ -33,6 +33,7 @@ LANGUAGES = {  # code: (Sphinx language, book title, name shown on the other edi
 }
 CHAPTER = "lenet"
 EXERCISES = ["lenet_ex1_max_pooling", "lenet_ex2_improve", "lenet_ex3_mnist", "lenet_ex4_feature_maps"]
+NOTEBOOKS = [CHAPTER, *EXERCISES]  # in course order
 CHAPTER_CAPTION = {"en": "Chapter", "zh": "正文"}
 EXERCISES_CAPTION = {"en": "Exercises", "zh": "练习"}
 SOLUTION = {"en": "Worked solution", "zh": "参考答案"}  # a written answer's fold
@@ -87,7 +88,7 @@ def extra_pages(lang: str) -> list[str]:
 
 def pages(lang: str) -> list[str]:
     """Every page of one language's edition, by name, Sphinx's own pages included."""
-    return ["index", CHAPTER, *EXERCISES, *extra_pages(lang), "genindex", "search"]
+    return ["index", *NOTEBOOKS, *extra_pages(lang), "genindex", "search"]
 
 
 def book_config(lang: str, address: str) -> dict:
@@ -123,22 +124,22 @@ def book_config(lang: str, address: str) -> dict:
     }
 
 
-def book_toc(lang: str, extra_pages: list[str]) -> dict:
+def book_toc(lang: str, extra: list[str]) -> dict:
     """Jupyter Book's _toc.yml: the home page, the chapter, the exercises, then any extra pages."""
     return {"format": "jb-book", "root": "index",
             "parts": [{"caption": CHAPTER_CAPTION[lang], "chapters": [{"file": CHAPTER}]},
                       {"caption": EXERCISES_CAPTION[lang], "chapters": [{"file": name} for name in EXERCISES]},
-                      *([{"caption": "", "chapters": [{"file": page} for page in extra_pages]}] if extra_pages else [])]}
+                      *([{"caption": "", "chapters": [{"file": page} for page in extra]}] if extra else [])]}
 
 
 def write_book(lang: str, source: Path, address: str) -> None:
     """Write one language's book sources into ``source``: config, contents, home page, notebooks, figures."""
     notebooks = REPO / "notebooks" / lang
-    missing = [name for name in [CHAPTER, *EXERCISES] if not (notebooks / f"{name}.ipynb").exists()]
+    missing = [name for name in NOTEBOOKS if not (notebooks / f"{name}.ipynb").exists()]
     if missing:
         raise FileNotFoundError(f"{notebooks} lacks {', '.join(f'{m}.ipynb' for m in missing)}")
     source.mkdir(parents=True)
-    for name in [CHAPTER, *EXERCISES]:
+    for name in NOTEBOOKS:
         nb = json.loads((notebooks / f"{name}.ipynb").read_text(encoding="utf-8"))
         (source / f"{name}.ipynb").write_text(json.dumps(page_notebook(nb, address, lang), ensure_ascii=False),
                                               encoding="utf-8")

@@ -26,7 +26,6 @@ first line that differs.
 from __future__ import annotations
 
 import argparse
-
 import ast
 import io
 import re
