@@ -205,6 +205,7 @@ def test_build_puts_each_edition_under_its_language_and_opens_the_english_one(tm
     assert (tmp_path / "site" / "zh" / "index.html").read_text(encoding="utf-8") == "<p>zh</p>"
     home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert '<meta http-equiv="refresh" content="0; url=en/index.html">' in home and 'href="zh/index.html"' in home
+    assert '<link rel="icon" href="en/_static/favicon.svg">' in home
     assert not (tmp_path / ".site-sources").exists()  # the book sources go once the site is written
     placeholder = read_address() == "OWNER/REPO"
     assert ("course.toml still holds the placeholder OWNER/REPO" in capsys.readouterr().err) == placeholder
@@ -295,9 +296,13 @@ class Visit:
         self.server, self.problems = server, []
         self.context = chromium.new_context(viewport={"width": 1300, "height": 900})
         self.page = self.context.new_page()
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        self.page.on("console", lambda m: m.type == "error"
+                     and self.problems.append(f"console: {m.text} ({m.location['url']})"))
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        # A request cut short because the page moved on (the front door's redirect) is the browser's doing,
+        # not the site's; a missing file still shows as its 404 response.
+        self.page.on("requestfailed", lambda r: r.failure == "net::ERR_ABORTED"
+                     or self.problems.append(f"failed: {r.url} ({r.failure})"))
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"{r.status}: {r.url}"))
         self.page.on("request", lambda r: r.url.startswith(server) or r.url.startswith("data:")
                      or self.problems.append(f"outside request: {r.url}"))
@@ -373,13 +378,14 @@ def test_the_switch_opens_the_same_page_in_the_other_language(visit, server):
     page = visit.open("en/lenet_ex2_improve.html")
     title = page.title()
     page.locator("a.language-switch").click()
-    page.wait_for_url(server + "zh/lenet_ex2_improve.html")
+    page.wait_for_url(server + "zh/lenet_ex2_improve.html", wait_until="networkidle")
     assert page.evaluate("document.documentElement.lang") == "zh-CN" and page.title() != title
     page.locator("a.language-switch").click()
-    page.wait_for_url(server + "en/lenet_ex2_improve.html")
+    # Wait until nothing is in flight (the favicon comes last), so that every failed request is on record.
+    page.wait_for_url(server + "en/lenet_ex2_improve.html", wait_until="networkidle")
     assert page.title() == title
-    home = visit.open("")
-    home.wait_for_url(server + "en/index.html")  # the site's front door opens the English edition
+    home = visit.open("")  # the site's front door opens the English edition
+    home.wait_for_url(server + "en/index.html", wait_until="networkidle")
     assert visit.problems == []
 
 

@@ -178,6 +178,7 @@ def build(out: Path, quiet: bool = False) -> Path:
         shutil.copytree(source / "_build" / "html", out / lang)
     (out / "index.html").write_text(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>LeNet on Fashion-MNIST</title>\n'
+        '<link rel="icon" href="en/_static/favicon.svg">\n'  # else browsers ask for /favicon.ico, which is not there
         '<meta http-equiv="refresh" content="0; url=en/index.html"></head>\n'
         '<body><p><a href="en/index.html">English</a> · <a href="zh/index.html" lang="zh">中文</a></p></body></html>\n',
         encoding="utf-8")
