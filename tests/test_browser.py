@@ -54,7 +54,8 @@ SCREENSHOTS = REPO / "screenshots"
 TIMEOUT = float(os.environ.get("BROWSER_TEST_TIMEOUT", "1200"))
 RUN_ALL_EXAMPLES = 12_000  # examples per split for Run All: a fifth of Fashion-MNIST's training set
 
-TRAIN_LINE = re.compile(r"loss (\d+\.\d+), train acc (\d+\.\d+), test acc (\d+\.\d+)")
+# train_ch6's last line; not an interrupted run's summary, which reads "... last train loss ...".
+TRAIN_LINE = re.compile(r"(?<!train )loss (\d+\.\d+), train acc (\d+\.\d+), test acc (\d+\.\d+)")
 # A training run started at the top level of a cell (not a definition, not inside a callback).
 TRAIN_CALL = re.compile(r"^(?!def\s|#)(?=\S).*\btrain_ch6\(", re.M)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
