@@ -150,13 +150,16 @@ def _fake_torchvision(monkeypatch, writer):
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", FakeFashionMNIST)
 
 
-def test_download_lands_only_after_it_is_checked(isolated, monkeypatch):
+@pytest.fixture
+def blank(isolated, monkeypatch) -> datasets.DatasetSpec:
+    """FashionMNIST on a blank machine (as ``isolated``) whose download runs: through ``_fake_torchvision``."""
     monkeypatch.undo()
     monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", isolated / "default")
-    blank = datasets.DatasetSpec("FashionMNIST", (str(isolated / "debian"),), "dataset-fashion-mnist")
-    from pathlib import Path
+    return datasets.DatasetSpec("FashionMNIST", (str(isolated / "debian"),), "dataset-fashion-mnist")
 
+
+def test_download_lands_only_after_it_is_checked(isolated, blank, monkeypatch):
     _fake_torchvision(monkeypatch, lambda raw: make_dataset(Path(raw)))
     files = datasets.find_dataset(blank, root=isolated / "dl")
     assert sorted(p.name for p in (isolated / "dl").rglob("*.gz")) == sorted(f + ".gz" for f in FILES)
@@ -164,13 +167,7 @@ def test_download_lands_only_after_it_is_checked(isolated, monkeypatch):
     assert [p.name for p in (isolated / "dl").iterdir()] == ["FashionMNIST"]  # staging folder removed
 
 
-def test_damaged_download_writes_nothing(isolated, monkeypatch):
-    monkeypatch.undo()
-    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", isolated / "default")
-    blank = datasets.DatasetSpec("FashionMNIST", (str(isolated / "debian"),), "dataset-fashion-mnist")
-    from pathlib import Path
-
+def test_damaged_download_writes_nothing(isolated, blank, monkeypatch):
     def damaged(raw):
         folder = make_dataset(Path(raw))
         (folder / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b broken")
@@ -377,14 +374,8 @@ def test_the_lock_holder_as_written_or_nothing(tmp_path):
     assert datasets._holder(lock) == " (pid 12 on lab-3)"
 
 
-def test_a_staging_folder_that_cannot_be_removed_does_not_fail_the_download(isolated, monkeypatch):
+def test_a_staging_folder_that_cannot_be_removed_does_not_fail_the_download(isolated, blank, monkeypatch):
     """On Windows a file still open keeps its folder: the download still lands, and stale staging is skipped."""
-    monkeypatch.undo()
-    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(datasets, "DEFAULT_DATA_DIR", isolated / "default")
-    blank = datasets.DatasetSpec("FashionMNIST", (str(isolated / "debian"),), "dataset-fashion-mnist")
-    from pathlib import Path
-
     stale = isolated / "dl" / ".download-FashionMNIST-stale"
     (stale / "FashionMNIST").mkdir(parents=True)
     kept = []

@@ -16,6 +16,7 @@ import base64
 import functools
 import hashlib
 import http.server
+import importlib.util
 import json
 import re
 import shutil
@@ -37,8 +38,7 @@ sys.path.insert(0, str(REPO))
 from tools import build_site as site  # noqa: E402
 from tools.set_address import read_address  # noqa: E402
 
-PAGES = {lang: ["index", site.CHAPTER, *site.EXERCISES, *sorted(p.stem for p in (REPO / "notebooks" / lang).glob("*.md"))]
-         for lang in site.LANGUAGES}
+PAGES = {lang: ["index", *site.NOTEBOOKS, *site.extra_pages(lang)] for lang in site.LANGUAGES}
 SCREENSHOTS = REPO / "screenshots"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 INLINE_MATH, DISPLAY_MATH = re.compile(r"(?<![\\$])\$[^$\n]+\$"), re.compile(r"\$\$.+?\$\$", re.S)
@@ -135,8 +135,7 @@ def test_the_config_points_launch_buttons_at_the_address_and_drops_the_live_widg
 
 @pytest.mark.parametrize("lang", site.LANGUAGES)
 def test_the_contents_hold_every_notebook_of_the_language_in_course_order(lang):
-    extra = sorted(p.stem for p in (REPO / "notebooks" / lang).glob("*.md"))
-    toc = site.book_toc(lang, extra)
+    toc = site.book_toc(lang, site.extra_pages(lang))
     files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
     assert files[:5] == ["lenet", "lenet_ex1_max_pooling", "lenet_ex2_improve", "lenet_ex3_mnist",
                          "lenet_ex4_feature_maps"]
@@ -160,7 +159,7 @@ def test_a_book_holds_every_page_its_config_and_contents_and_the_sites_files(tmp
     assert json.loads((book / "_config.yml").read_text(encoding="utf-8")) == json.loads(
         json.dumps(site.book_config("zh", "alice/lenet-course")))
     assert json.loads((book / "_toc.yml").read_text(encoding="utf-8")) == site.book_toc("zh", ["GLOSSARY"])
-    for name in [site.CHAPTER, *site.EXERCISES]:
+    for name in site.NOTEBOOKS:
         written = json.loads((book / f"{name}.ipynb").read_text(encoding="utf-8"))
         assert written == site.page_notebook(raw("zh", name), "alice/lenet-course", "zh")
     glossary = (REPO / "notebooks" / "zh" / "GLOSSARY.md").read_text(encoding="utf-8")
@@ -172,7 +171,7 @@ def test_a_book_holds_every_page_its_config_and_contents_and_the_sites_files(tmp
         assert (book / copied).read_bytes() == source.read_bytes()
     assert sorted(p.name for p in book.iterdir()) == sorted(
         ["_config.yml", "_toc.yml", "index.md", "GLOSSARY.md", "figures", "favicon.svg", "_static",
-         *(f"{n}.ipynb" for n in [site.CHAPTER, *site.EXERCISES])])
+         *(f"{n}.ipynb" for n in site.NOTEBOOKS)])
 
 
 def _stand_in_for_jupyter_book(monkeypatch, fail: str | None = None):
@@ -247,12 +246,8 @@ def test_main_reports_the_site_or_what_went_wrong(tmp_path, monkeypatch, capsys)
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The site, built by the README's command into a temporary folder."""
-    try:
-        import jupyter_book  # noqa: F401
-        missing = None
-    except ImportError:
-        missing = "Jupyter Book is not installed (pip install -r requirements-site.txt)"
-    require(missing)
+    require("Jupyter Book is not installed (pip install -r requirements-site.txt)"
+            if importlib.util.find_spec("jupyter_book") is None else None)
     out = tmp_path_factory.mktemp("site") / "site"
     run = subprocess.run([sys.executable, str(REPO / "tools" / "build_site.py"), "--out", str(out), "--quiet"],
                          capture_output=True, text=True, timeout=600)
