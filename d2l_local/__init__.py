@@ -23,7 +23,7 @@ from .handoff import load_network, save_network
 from .widgets import lenet_explorer
 from .feature_map_tools import class_counts, feature_maps, pick_examples, plot_feature_maps
 from .widgets import feature_map_explorer
-from . import checks
+from . import checks, grading
 from .checks import check_answer
 
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .feature_map_tools import pick_examples
+from .grading import AnswerError, describe_net
 from .recipes import Recipe
 from .training import TrainHistory, evaluating
 from .variants import num_params
@@ -115,6 +116,14 @@ def check_budget(net: nn.Module, max_params: int, num_classes: int = 10,
     check_output_shape(net, (input_shape[0], num_classes), input_shape)
     count = num_params(net)
     require(count <= max_params, f"your net has {count:,} parameters; the budget is at most {max_params:,}")
+
+
+def check_rebuildable(net: nn.Module) -> None:
+    """``net`` is an ``nn.Sequential`` of ``torch.nn`` layers, which the grader can rebuild from data."""
+    try:
+        describe_net(net)
+    except AnswerError as error:
+        raise CheckFailed(str(error)) from None
 
 
 def check_recipe(recipe: object) -> None:

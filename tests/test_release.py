@@ -13,6 +13,8 @@ import re
 import subprocess
 import sys
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
@@ -24,6 +26,7 @@ EXERCISES = ["lenet_ex1_max_pooling", "lenet_ex2_improve", "lenet_ex3_mnist", "l
 GRADED = {"lenet_ex1_max_pooling": (3, 3), "lenet_ex2_improve": (4, 2), "lenet_ex3_mnist": (2, 5),
           "lenet_ex4_feature_maps": (2, 3)}  # points: (checks, written answers)
 HIDDEN = "### BEGIN HIDDEN TESTS"
+HIDDEN_BLOCK = re.compile(r"^### BEGIN HIDDEN TESTS\n.*?^### END HIDDEN TESTS\n?", re.S | re.M)
 
 
 def _source(cell) -> str:
@@ -97,7 +100,8 @@ def test_student_release_holds_no_solution_no_hidden_check_no_output_and_every_p
             if "solution" in _tags(cell):
                 secret.update(line.strip() for line in lines if len(line.strip()) >= 12)
             elif HIDDEN in _source(cell):
-                public, hidden = _source(cell).split(HIDDEN)
+                public = HIDDEN_BLOCK.sub("", _source(cell))
+                hidden = "".join(HIDDEN_BLOCK.findall(_source(cell)))
                 given.update(line.strip() for line in public.splitlines())
                 secret.update(line.strip() for line in hidden.splitlines() if len(line.strip()) >= 12)
                 assert released[cell["id"]].strip() == public.strip(), f"{student}: public check {cell['id']} changed"
@@ -246,7 +250,9 @@ def graded(release):
     for student, notebooks in SUBMISSIONS.items():
         for name, answers in notebooks.items():
             _hand_in(course, student, name, answers)
-    result = _run("grade", "--course", str(course), "--assignment", "lenet-en", "--student", "solutions")
+    # A limit that a loaded CI machine cannot reach: the test is of the verdicts, not of the machine's speed.
+    result = _run("grade", "--course", str(course), "--assignment", "lenet-en", "--student", "solutions",
+                  "--timeout", "3000")
     assert result.returncode == 0, result.stdout + result.stderr
     others = [arg for student in SUBMISSIONS if student != "solutions" for arg in ("--student", student)]
     quick = _run("grade", "--course", str(course), "--assignment", "lenet-en", "--max-examples", "2000", *others)
@@ -258,10 +264,10 @@ def graded(release):
 
 
 def _messages(course, student: str, name: str) -> list[str]:
-    """The errors that the graded check cells of one notebook raised."""
+    """The grader's verdicts on the questions of one notebook that are not right."""
     nb = nbformat.read(course / "autograded" / student / "lenet-en" / f"{name}.ipynb", as_version=4)
-    return [f"{o.ename}: {o.evalue}" for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
-            and c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    return [line for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"
+            for o in c.outputs for line in o.get("text", "").splitlines() if not line.endswith(": right.")]
 
 
 @pytest.mark.slow
@@ -279,19 +285,19 @@ def test_worked_solutions_score_full_marks_and_the_blank_release_zero(graded):
 def test_wrong_answers_fail_with_the_message_that_names_the_mistake(graded):
     _, rows, course = graded
     assert _messages(course, "wrong", EX1)[0] == (
-        "AssertionError: Question 1: layer 2 of your net is still nn.AvgPool2d; replace every pooling layer "
+        "Question 1: not yet: layer 2 of your net is still nn.AvgPool2d; replace every pooling layer "
         "by nn.MaxPool2d")
     assert _messages(course, "wrong", EX4) == [
-        "AssertionError: Question 1: the maps of block 2 you give are the output of layer 5 (AvgPool2d); block 2 "
+        "Question 1: not yet: the maps of block 2 you give are the output of layer 5 (AvgPool2d); block 2 "
         "ends with its activation, the output of layer 4 (Sigmoid)"]
     assert _messages(course, "seven", EX1)[0] == (
-        "AssertionError: Question 1: your net outputs (1, 7) for an input of shape (1, 1, 28, 28); 10 classes "
+        "Question 1: not yet: your net outputs (1, 7) for an input of shape (1, 1, 28, 28); 10 classes "
         "need (1, 10)")
     feedback = (course / "feedback" / "wrong" / "lenet-en" / f"{EX4}.html").read_text(encoding="utf-8")
     assert "the maps of block 2 you give are the output of layer 5 (AvgPool2d)" in feedback
     budget, accuracy = _messages(course, "wrong", EX2)
-    assert budget == "AssertionError: Question 1: your net has 110,626 parameters; the budget is at most 100,000"
-    assert re.fullmatch(r"AssertionError: Question 2: your net ends at 0\.\d{4} test accuracy; the question "
+    assert budget == "Question 1: not yet: your net has 110,626 parameters; the budget is at most 100,000"
+    assert re.fullmatch(r"Question 2: not yet: your net ends at 0\.\d{4} test accuracy; the question "
                         r"asks for at least 0\.91", accuracy), accuracy
     assert float(rows["wrong", EX1]["checks_score"]) == 1  # question 2 (1 point) is still right
     assert float(rows["wrong", EX2]["checks_score"]) == 0
@@ -317,10 +323,11 @@ def test_a_notebook_that_runs_too_long_is_stopped(graded):
     result = _run("grade", "--course", str(course), "--assignment", "lenet-en", "--student", "slow",
                   "--timeout", "10")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "grading ran longer than 10 s and was stopped" in result.stdout
+    assert "stopped at the time limit of 10 s" in result.stdout
     with open(course / "grades.csv", encoding="utf-8") as file:
         rows = {(row["student"], row["notebook"]): row for row in csv.DictReader(file)}
-    assert rows["slow", EX4]["error"] == "grading ran longer than 10 s and was stopped"
+    assert rows["slow", EX4]["error"].startswith("stopped at the time limit of 10 s")
+    assert float(rows["slow", EX4]["checks_score"]) == 0
     assert float(rows["solutions", EX2]["checks_score"]) == 4  # the earlier grades are kept
 
 
@@ -467,8 +474,8 @@ def test_grading_some_students_again_keeps_the_others_rows(tmp_path):
     release_tool.write_grades(path, first)
     release_tool.write_grades(path, [release_tool.Graded("bob", "ex", 3.0, 3, 1)])
     with open(path, encoding="utf-8") as file:
-        assert list(csv.reader(file)) == [release_tool.GRADE_COLUMNS, ["ann", "ex", "2.0", "3", "1", ""],
-                                          ["bob", "ex", "3.0", "3", "1", ""]]
+        assert list(csv.reader(file)) == [release_tool.GRADE_COLUMNS, ["ann", "ex", "2.0", "3", "1", "", "0"],
+                                          ["bob", "ex", "3.0", "3", "1", "", "0"]]
 
 
 def test_grade_refuses_a_dry_run_without_examples(capsys):
@@ -527,9 +534,19 @@ def _stand_in_for_nbgrader(monkeypatch):
         calls.append(("raised", course, assignment, student, name))
         return "cell 'x' raised ValueError: v" if name == EX2 else ""
 
+    def verdicts(name, scratch, examples):
+        calls.append(("verdicts", name, scratch.root, examples))
+        return {"check": {"question": "1", "right": True, "message": "Question 1: right."}}
+
+    def record(course, assignment, student, name, judged, notes):
+        calls.append(("record", student, name, judged, notes))
+
     monkeypatch.setattr(release_tool, "_nbgrader", nbgrader)
     monkeypatch.setattr(release_tool, "_code_score", code_score)
     monkeypatch.setattr(release_tool, "_raised", raised)
+    monkeypatch.setattr(release_tool, "_verdicts", verdicts)
+    monkeypatch.setattr(release_tool, "_record", record)
+    monkeypatch.setattr(release_tool.sandbox, "problem", lambda: "no sandbox in this test")
     return calls
 
 
@@ -544,19 +561,23 @@ def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch):
         ("cat", EX1, None, 2, 1, "grading ran longer than 42 s and was stopped"),
         ("cat", EX2, None, 3, 1, "nbgrader failed: line 2 | line 3 | last line")]
     read = [call for call in calls if call[0] in ("score", "raised")]  # the gradebook, for each graded notebook
-    assert read == [(what, fake_course, "lenet-en", "ann", name) for name in (EX1, EX2) for what in ("score", "raised")]
-    calls = [call for call in calls if call not in read]
+    assert read == [(what, fake_course, "lenet-en", "ann", name) for name in (EX1, EX2) for what in ("raised", "score")]
+    judged = [call for call in calls if call[0] in ("verdicts", "record")]
+    assert [call[:3] for call in judged] == [("verdicts", EX1, fake_course / "work" / "ann"), ("record", "ann", EX1),
+                                             ("verdicts", EX2, fake_course / "work" / "ann"), ("record", "ann", EX2)]
+    assert judged[3][4] == ["Your cell 'x' raised ValueError: v."]
+    calls = [call for call in calls if call not in read and call not in judged]
     autograde = [(args, env, timeout) for args, env, timeout in calls if args[0] == "autograde"]
     assert [args for args, _, _ in autograde] == [
         ("autograde", "lenet-en", f"--student={s}", f"--notebook={n}", "--force")
         for s, n in (("ann", EX1), ("ann", EX2), ("cat", EX1), ("cat", EX2))]
     for (args, env, timeout) in autograde:
         student = args[2].removeprefix("--student=")
-        assert env["D2L_WORK_DIR"] == str(fake_course / "work" / student) and timeout == 42
+        assert env["D2L_WORK_DIR"] == str(fake_course / "work" / student / "saved") and timeout == 42 + release_tool.GRACE
         assert env.get("D2L_MAX_EXAMPLES") == ("2000" if args[3].endswith(EX1) else None)
         assert env["PYTHONPATH"].split(os.pathsep)[0] == str(REPO)
     assert [args for args, _, _ in calls if args[0] == "generate_feedback"] == [
-        ("generate_feedback", "lenet-en", "--student=*", "--force")]
+        ("generate_feedback", "lenet-en", "--student=ann", "--force")]  # cat's notebooks were not graded
     with open(fake_course / "grades.csv", encoding="utf-8") as file:
         assert len(list(csv.DictReader(file))) == 6
 
@@ -564,10 +585,10 @@ def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch):
 def test_a_dry_run_grades_every_notebook_on_the_examples_asked_for(fake_course, monkeypatch):
     recorded = _stand_in_for_nbgrader(monkeypatch)
     release_tool.grade(fake_course, "lenet-en", students=["ann", "b*"], max_examples=300)
-    calls = [call for call in recorded if len(call) == 3]  # nbgrader's, not the gradebook reads
+    calls = [call for call in recorded if len(call) == 3 and isinstance(call[0], tuple)]  # nbgrader's calls
     assert [env["D2L_MAX_EXAMPLES"] for args, env, _ in calls if args[0] == "autograde"] == ["300", "300"]
     assert {args[2] for args, _, _ in calls if args[0] == "autograde"} == {"--student=ann"}
-    assert [args[2] for args, _, _ in calls if args[0] == "generate_feedback"] == ["--student=ann", "--student=b*"]
+    assert [args[2] for args, _, _ in calls if args[0] == "generate_feedback"] == ["--student=ann"]
 
 
 def test_graded_notebooks_counts_the_points_of_checks_and_of_written_answers(fake_course):
@@ -620,10 +641,10 @@ def test_main_grade_prints_a_line_per_notebook(monkeypatch, capsys, tmp_path):
         release_tool.Graded("ann", EX1, 3.0, 3, 3), release_tool.Graded("bob", EX2, None, 4, 2, "the file is empty")])
     assert release_tool.main(["grade", "--course", str(tmp_path), "--student", "ann", "--student", "bob",
                               "--max-examples", "500"]) == 0
-    assert seen == [(tmp_path.resolve(), "lenet-en", ["ann", "bob"], 300, 500)]
+    assert seen == [(tmp_path.resolve(), "lenet-en", ["ann", "bob"], release_tool.DEFAULT_TIMEOUT, 500)]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["ann", EX1, "checks", "3", "/", "3,", "written", "answers", "(3", "points)", "to",
-                                "grade", "by", "hand"]
+                                "grade", "by", "hand,", "0", "s"]
     assert lines[1].split()[:5] == ["bob", EX2, "checks", "-", "/"] and lines[1].endswith("  the file is empty")
     assert lines[2] == f"grades: {tmp_path / 'grades.csv'}; feedback: {tmp_path / 'feedback'}"
 
@@ -674,7 +695,8 @@ def test_a_failed_generate_assignment_names_the_assignment_and_passes_the_checko
         release_tool.build(tmp_path / "out")
     ((args, env),) = seen
     assert args == ("generate_assignment", "lenet-en", "--force")
-    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(REPO) and env["PATH"] == os.environ["PATH"]
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(REPO)
+    assert env["PATH"] == os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 
 def test_a_notebook_that_nbgrader_fails_on_does_not_stop_the_students_next_one(fake_course, monkeypatch):

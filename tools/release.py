@@ -20,30 +20,45 @@ is left out of the release) and ``points-N`` (the points of a check, or of a wri
 graded by hand, which is then also graded). nbgrader (``generate_assignment``) writes the release.
 
 ``grade`` autogrades every notebook that a student handed in, one nbgrader process per
-notebook, so that a notebook that is not valid, is empty, raises or runs longer than
-``--timeout`` seconds (300 by default) gets its own error and the others are still graded.
-Submissions sit where nbgrader's ``collect`` puts them, ``course/submitted/STUDENT/ASSIGNMENT/``.
-The exercises whose questions are about code rather than a trained result are graded on the
-first ``D2L_MAX_EXAMPLES`` examples of each split (``SUBSET``), so each takes well under a
-minute. Each student's saved networks go to ``course/work/STUDENT/``. Then nbgrader writes the
-feedback (``course/feedback/``) and this tool the grades (``course/grades.csv``; grading
-some students again replaces their rows and keeps the others).
+notebook, each kernel in a sandbox (``tools/grading/sandbox.py``) that sees no other student's
+files, the sources or the gradebook, and writes only the student's ``course/work/STUDENT/``.
+``--timeout`` is each notebook's whole time limit (every cell may use what is left of it).
+The check cells' hidden parts export the answers as data; a fresh process judges them
+(``tools/grading/verdicts.py``), and those verdicts, not what the student's kernel printed,
+become the scores in nbgrader's gradebook and the messages in the feedback. Submissions sit
+where nbgrader's ``collect`` puts them, ``course/submitted/STUDENT/ASSIGNMENT/``. The
+exercises whose questions are about code rather than a trained result are graded on the
+first ``D2L_MAX_EXAMPLES`` examples of each split (``SUBSET``). Then nbgrader writes the
+feedback (``course/feedback/``) and this tool the grades (``course/grades.csv``, from the
+gradebook; grading some students again replaces their rows and keeps the others).
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+
+if __package__ in (None, ""):  # run as a script: make this checkout's tools/ and d2l_local importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.grading import sandbox, verdicts  # noqa: E402
+
+DATA_DIR_ENV = "D2L_DATA_DIR"  # as d2l_local reads them
+GRADING_DIR_ENV = "D2L_GRADING_DIR"
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -60,12 +75,32 @@ STUBS = {
     "zh": {"code": "# 在这里写出你的解答：上面的问题要求的代码。",
            "text": "*在这里写下你的回答。*"},
 }
+DEADLINE_ENV = "LENET_GRADING_DEADLINE"  # when the notebook being graded must stop (seconds since the epoch)
+TIME_STOPS = ("raised KeyboardInterrupt", "raised CellTimeoutError")  # how a cell cut short at the limit ends
+DEFAULT_TIMEOUT = 900  # seconds per notebook: about three times exercise 2's grading time here
+GRACE = 60  # seconds nbgrader gets past a notebook's limit to interrupt its last cell and save what ran
+# Graded kernels and verdicts both run on the CPU, where a rerun of the same training repeats exactly
+# (the sandbox shows the kernel no GPU anyway).
+CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
+VERDICT_TIMEOUT = 600  # seconds for judging one notebook's answers (it retrains on a subset at most)
+HIDDEN_TESTS = re.compile(r"^### BEGIN HIDDEN TESTS\n.*?^### END HIDDEN TESTS\n?", re.S | re.M)
 CONFIG = """\
 # nbgrader's settings for this course, written by tools/release.py.
+import os
+import time
+
 c = get_config()
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.root = {root!r}
-c.Execute.timeout = {timeout}  # seconds per cell; tools/release.py also limits each notebook
+
+
+def time_left(cell):
+    \"\"\"A cell may run for what is left of its notebook's time limit (tools/release.py grade sets the deadline).\"\"\"
+    deadline = os.environ.get({deadline!r})
+    return max(1, round(float(deadline) - time.time())) if deadline else {timeout}
+
+
+c.Execute.timeout_func = time_left
 c.ClearSolutions.code_stub = {{'python': {code!r}}}
 c.ClearSolutions.text_stub = {text!r}
 """
@@ -140,13 +175,18 @@ def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None,
 
 
 def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment, with this checkout's d2l_local first on the path."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    """This process's environment, with this checkout's d2l_local first on the path.
+
+    This Python's own scripts folder comes first on PATH: nbgrader runs ``alembic`` from
+    there, which a virtual environment that was not activated would not otherwise provide.
+    """
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+               PATH=os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])))
     env.update(extra or {})
     return env
 
 
-def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = 300) -> dict[str, dict[str, int]]:
+def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = DEFAULT_TIMEOUT) -> dict[str, dict[str, int]]:
     """Write the instructor edition, nbgrader's course folder and the student release; return points per notebook."""
     if out.exists():
         shutil.rmtree(out)
@@ -166,7 +206,7 @@ def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = 300) -> dict[st
             totals.setdefault(language, {})[path.stem] = to_source(nb)
             nbformat.write(nb, source / path.name)
         (course / "nbgrader_config.py").write_text(CONFIG.format(
-            course_id=COURSE_ID, root=str(course.resolve()), timeout=timeout,
+            course_id=COURSE_ID, root=str(course.resolve()), timeout=timeout, deadline=DEADLINE_ENV,
             code=STUBS[language]["code"], text=STUBS[language]["text"]), encoding="utf-8")
         result = _nbgrader(course, "generate_assignment", assignment(language), "--force", env=_environment())
         if result.returncode != 0:
@@ -189,6 +229,7 @@ class Graded:
     max_score: float
     written: float
     error: str = ""
+    seconds: float = 0.0
 
 
 def graded_notebooks(course: Path, assignment_id: str) -> dict[str, tuple[float, float]]:
@@ -231,11 +272,146 @@ def _raised(course: Path, assignment_id: str, student: str, notebook: str) -> st
         if cell.cell_type == "code" and not grade.get("grade"):
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
-                    return f"cell {cell.get('id')!r} raised {output.ename}: {output.evalue}"
+                    return f"cell {cell.get('id')!r} raised {output.ename}" + (f": {output.evalue}" if output.evalue
+                                                                              else "")
     return ""
 
 
-def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), timeout: int = 300,
+def _stamp(folder: Path) -> None:
+    """Give a submission placed by hand the files that nbgrader's submit and collect write.
+
+    ``release_feedback`` needs both: ``timestamp.txt`` (the newest notebook's time is used)
+    and ``submission_secret.txt`` (a fresh random one; such a student fetches no feedback
+    through the exchange, but the others' is released).
+    """
+    stamp, secret = folder / "timestamp.txt", folder / "submission_secret.txt"
+    if not stamp.exists():
+        newest = max((p.stat().st_mtime for p in folder.glob("*.ipynb")), default=time.time())
+        stamp.write_text(datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
+                         encoding="utf-8")
+    if not secret.exists():
+        secret.write_text(secrets.token_hex(64), encoding="utf-8")
+
+
+@dataclass
+class Scratch:
+    """A student's own folders while grading: the only ones their notebooks' kernels may write."""
+
+    root: Path
+
+    @property
+    def saved(self) -> Path:  # saved networks, kept from one notebook to the next (exercise 2 to 3)
+        return self.root / "saved"
+
+    @property
+    def answers(self) -> Path:  # what the check cells export for the verdicts, emptied before each notebook
+        return self.root / "answers"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    def prepare(self) -> None:
+        sandbox.prepare(self.root)
+        for folder in (self.saved, self.home):
+            sandbox.prepare(folder)
+        sandbox.clear(self.answers)
+
+
+def _kernel_env(scratch: Scratch, examples: int | None) -> dict[str, str]:
+    """What a graded kernel's environment holds besides the basics: where to save, to export, and the data."""
+    env = {"PYTHONPATH": str(REPO), "D2L_WORK_DIR": str(scratch.saved), GRADING_DIR_ENV: str(scratch.answers),
+           "NBGRADER_EXECUTION": "autograde", **CPU_ONLY}
+    if examples:
+        env["D2L_MAX_EXAMPLES"] = str(examples)
+    if os.environ.get(DATA_DIR_ENV):
+        env[DATA_DIR_ENV] = os.environ[DATA_DIR_ENV]
+    return env
+
+
+def _autograde(course: Path, assignment_id: str, student: str, name: str, scratch: Scratch, timeout: int,
+               examples: int | None, isolated: bool) -> subprocess.CompletedProcess:
+    """Run ``nbgrader autograde`` on one notebook, its kernel in the sandbox when ``isolated``.
+
+    Every cell's time limit is what is left of the notebook's ``timeout`` (nbgrader_config.py
+    reads the deadline), so a notebook stops at its limit with the cells that ran graded;
+    nbgrader itself is killed ``GRACE`` seconds later if it has not finished by then.
+    """
+    kernel = _kernel_env(scratch, examples)
+    args = ["autograde", assignment_id, f"--student={student}", f"--notebook={name}", "--force"]
+    with tempfile.TemporaryDirectory(prefix="lenet-grading-") as runtime_dir:
+        runtime = sandbox.prepare(Path(runtime_dir))
+        extra = {DEADLINE_ENV: str(time.time() + timeout), "TMPDIR": str(runtime), "JUPYTER_RUNTIME_DIR": str(runtime)}
+        if isolated:
+            readable = [REPO / "d2l_local", REPO / "data", *([Path(kernel[DATA_DIR_ENV])] if DATA_DIR_ENV in kernel else [])]
+            sandbox.write_kernel(runtime / "jupyter", sandbox.kernel_spec(readable, [scratch.root, runtime],
+                                                                          scratch.home, kernel))
+            extra["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(runtime / "jupyter"), os.environ.get("JUPYTER_PATH")]))
+            args += [f"--Execute.kernel_name={sandbox.KERNEL_NAME}", "--KernelManager.transport=ipc",
+                     f"--KernelManager.ip={runtime / 'kernel'}"]
+        else:
+            extra.update(kernel)
+        env = _environment(extra)
+        if not examples:
+            env.pop("D2L_MAX_EXAMPLES", None)
+        return _nbgrader(course, *args, env=env, timeout=timeout + GRACE)
+
+
+def _verdicts(name: str, scratch: Scratch, examples: int | None, timeout: int = VERDICT_TIMEOUT) -> dict[str, dict]:
+    """The grader's verdict on each checked question, judged in a fresh process from the exported answers."""
+    env = _environment({**CPU_ONLY, **({"D2L_MAX_EXAMPLES": str(examples)} if examples else {})})
+    if not examples:
+        env.pop("D2L_MAX_EXAMPLES", None)
+    try:
+        result = subprocess.run([sys.executable, "-m", "tools.grading.verdicts", name, str(scratch.answers)],
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as error:
+        reason = "it took too long" if isinstance(error, subprocess.TimeoutExpired) else result.stderr.strip()[-300:]
+        return {cell_id: {"question": question, "right": False,
+                          "message": f"Question {question}: not judged: the grader failed ({reason})"}
+                for cell_id, (question, _) in verdicts.QUESTIONS[name].items()}
+
+
+def _record(course: Path, assignment_id: str, student: str, name: str, judged: dict[str, dict],
+            notes: list[str]) -> None:
+    """Put the verdicts where nbgrader's feedback and gradebook read them, and the grader's notes on top.
+
+    Each check cell's output becomes the verdict, its score in the gradebook the verdict's
+    points (what the student's kernel printed or raised there counts for nothing), the hidden
+    parts of check cells are removed, and a check cell missing from the notebook is named.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    path = course / "autograded" / student / assignment_id / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    present = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = HIDDEN_TESTS.sub("", cell.source)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in judged:
+            present.add(grade_id)
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=judged[grade_id]["message"] + "\n")]
+    for grade_id in sorted(judged.keys() - present):
+        question = judged[grade_id]["question"]
+        notes.append(f"The check cell of question {question} is missing from your notebook, so question {question} "
+                     f"got no points. Fetch the assignment again and copy your answers into it.")
+    if notes:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell("**Notes from the grader**\n\n" +
+                                                         "\n".join(f"* {note}" for note in notes)))
+    nbformat.write(nb, path)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for grade_id, verdict in judged.items():
+            try:
+                grade = gradebook.find_grade(grade_id, name, assignment_id, student)
+            except MissingEntry:
+                continue
+            grade.auto_score = grade.max_score if verdict["right"] and grade_id in present else 0.0
+        gradebook.db.commit()
+
+
+def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), timeout: int = DEFAULT_TIMEOUT,
           max_examples: int | None = None) -> list[Graded]:
     """Autograde each notebook handed in for ``assignment_id`` on its own; write feedback and grades.csv.
 
@@ -244,39 +420,63 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
     result, such as exercise 2's accuracy, then fails).
     """
     submitted = course / "submitted"
-    results = []
+    folders = sorted({folder for pattern in students for folder in submitted.glob(f"{pattern}/{assignment_id}")})
+    if not folders:
+        print(f"no submissions yet: nothing in {submitted}/STUDENT/{assignment_id}/ (nbgrader collect puts them "
+              f"there)", file=sys.stderr)
+        return []
+    unsafe = sandbox.problem()
+    if unsafe:
+        print(f"WARNING: submissions will run without isolation: {unsafe}. A submission can then read and change "
+              f"every file this account can, other submissions and the gradebook included; the verdicts are still "
+              f"judged outside its kernel.", file=sys.stderr)
+    results, graded = [], set()
     notebooks = graded_notebooks(course, assignment_id)
-    folders = {folder for pattern in students for folder in submitted.glob(f"{pattern}/{assignment_id}")}
-    for folder in sorted(folders):
+    work = course / "work"
+    work.mkdir(exist_ok=True)
+    for folder in folders:
         student = folder.parent.name
+        _stamp(folder)
+        scratch = Scratch(work / student)
         for name, (max_score, written) in notebooks.items():
             path = folder / f"{name}.ipynb"
             problem = _problem(path) if path.exists() else "not handed in"
             if problem:
                 results.append(Graded(student, name, None, max_score, written, problem))
                 continue
-            # Each student's saved networks go to their own work folder: exercise 3 then trains the
-            # design that the same student's exercise 2 saved, and the instructor's own are left alone.
-            extra = {"D2L_WORK_DIR": str(course / "work" / student)}
+            scratch.prepare()
             examples = max_examples or SUBSET.get(name)
-            if examples:
-                extra["D2L_MAX_EXAMPLES"] = str(examples)
-            env = _environment(extra)
+            started = time.monotonic()
             try:
-                result = _nbgrader(course, "autograde", assignment_id, f"--student={student}", f"--notebook={name}",
-                                   "--force", env=env, timeout=timeout)
+                result = _autograde(course, assignment_id, student, name, scratch, timeout, examples, not unsafe)
             except subprocess.TimeoutExpired:
+                shutil.rmtree(course / "autograded" / student / assignment_id, ignore_errors=True)
                 results.append(Graded(student, name, None, max_score, written,
-                                      f"grading ran longer than {timeout} s and was stopped"))
+                                      f"grading ran longer than {timeout} s and was stopped",
+                                      time.monotonic() - started))
                 continue
             if result.returncode != 0:
                 last = [line for line in result.stdout.splitlines() if line.strip()][-3:]
-                results.append(Graded(student, name, None, max_score, written, "nbgrader failed: " + " | ".join(last)))
+                results.append(Graded(student, name, None, max_score, written, "nbgrader failed: " + " | ".join(last),
+                                      time.monotonic() - started))
                 continue
+            notes, stopped = [], time.monotonic() - started >= timeout
+            if stopped:
+                notes.append(f"Grading stopped this notebook at its time limit of {timeout} s: the cell running then "
+                             f"and the cells after it were cut short (CellTimeoutError), and questions checked "
+                             f"after that got no points.")
+            raised = _raised(course, assignment_id, student, name)
+            if stopped and raised.endswith(TIME_STOPS):
+                raised = ""  # the stop itself, said above
+            if raised:
+                notes.append(f"Your {raised}.")
+            _record(course, assignment_id, student, name, _verdicts(name, scratch, examples), notes)
+            graded.add(student)
+            error = "; ".join(filter(None, [f"stopped at the time limit of {timeout} s" if stopped else "", raised]))
             results.append(Graded(student, name, _code_score(course, assignment_id, student, name), max_score, written,
-                                  _raised(course, assignment_id, student, name)))
-    for pattern in students:
-        feedback = _nbgrader(course, "generate_feedback", assignment_id, f"--student={pattern}", "--force",
+                                  error, time.monotonic() - started))
+    for student in sorted(graded):
+        feedback = _nbgrader(course, "generate_feedback", assignment_id, f"--student={student}", "--force",
                              env=_environment())
         if feedback.returncode != 0:
             print(f"nbgrader generate_feedback failed; the grades below stand:\n{feedback.stdout}", file=sys.stderr)
@@ -284,7 +484,7 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
     return results
 
 
-GRADE_COLUMNS = ["student", "notebook", "checks_score", "checks_max", "written_max", "error"]
+GRADE_COLUMNS = ["student", "notebook", "checks_score", "checks_max", "written_max", "error", "seconds"]
 
 
 def write_grades(path: Path, results: list[Graded]) -> None:
@@ -297,7 +497,7 @@ def write_grades(path: Path, results: list[Graded]) -> None:
         rows[result.student, result.notebook] = {
             "student": result.student, "notebook": result.notebook,
             "checks_score": "" if result.score is None else result.score, "checks_max": result.max_score,
-            "written_max": result.written, "error": result.error}
+            "written_max": result.written, "error": result.error, "seconds": round(result.seconds)}
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, GRADE_COLUMNS)
         writer.writeheader()
@@ -317,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser.add_argument("--assignment", default=assignment("en"), choices=[assignment(x) for x in LANGUAGES])
     grade_parser.add_argument("--student", action="append", help="student ID or glob; may be given several times "
                                                                   "(default: every student)")
-    grade_parser.add_argument("--timeout", type=int, default=300, help="seconds per notebook (default: 300)")
+    grade_parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
+                              help=f"each notebook's whole time limit, in seconds (default: {DEFAULT_TIMEOUT})")
     grade_parser.add_argument("--max-examples", type=int, help="a quick dry run: grade every notebook on this many "
                                                                 "examples per split (exercise 2's accuracy then fails)")
     args = parser.parse_args(argv)
@@ -334,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in results:
         score = "-" if row.score is None else f"{row.score:g}"
         print(f"{row.student:20s} {row.notebook:26s} checks {score:>3s} / {row.max_score:g}, "
-              f"written answers ({row.written:g} points) to grade by hand" +
+              f"written answers ({row.written:g} points) to grade by hand, {row.seconds:.0f} s" +
               (f"  {row.error}" if row.error else ""))
     print(f"grades: {args.course / 'grades.csv'}; feedback: {args.course / 'feedback'}")
     return 0
