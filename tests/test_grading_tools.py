@@ -195,3 +195,18 @@ def test_the_public_check_says_early_when_the_grader_cannot_rebuild_a_net():
     with pytest.raises(d2l.checks.CheckFailed, match=r'^the grader rebuilds networks made with nn.Sequential from '
                                                       r'torch.nn layers; this one is a Linear$'):
         d2l.checks.check_rebuildable(nn.Linear(2, 2))
+
+
+def test_the_sandbox_says_why_it_cannot_run(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, 'which', lambda name: None)
+    assert sandbox.problem() == 'bubblewrap is not installed (Debian and Ubuntu: sudo apt-get install bubblewrap)'
+    monkeypatch.setattr(sandbox.sys, 'platform', 'darwin')
+    assert sandbox.problem() == 'sandboxing needs Linux (this is darwin)'
+
+
+def test_a_sandbox_that_fails_to_start_is_reported_with_bwraps_words(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, 'which', lambda name: '/usr/bin/bwrap')
+    failed = sandbox.subprocess.CompletedProcess([], 1, '', 'bwrap: No permissions to creating new namespace\n')
+    monkeypatch.setattr(sandbox.subprocess, 'run', lambda *args, **kwargs: failed)
+    assert sandbox.problem() == ('bubblewrap cannot create a sandbox here (bwrap: No permissions to creating new '
+                                 'namespace); user namespaces may be disabled')

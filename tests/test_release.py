@@ -550,9 +550,11 @@ def _stand_in_for_nbgrader(monkeypatch):
     return calls
 
 
-def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch):
+def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch, capsys):
     calls = _stand_in_for_nbgrader(monkeypatch)
     rows = release_tool.grade(fake_course, "lenet-en", timeout=42)
+    assert capsys.readouterr().err.startswith("WARNING: submissions will run without isolation: no sandbox in this "
+                                              "test. A submission can then read and change every file")
     assert [(r.student, r.notebook, r.score, r.max_score, r.written, r.error) for r in rows] == [
         ("ann", EX1, 1.5, 2, 1, ""),
         ("ann", EX2, 1.5, 3, 1, "cell 'x' raised ValueError: v"),
@@ -580,6 +582,24 @@ def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch):
         ("generate_feedback", "lenet-en", "--student=ann", "--force")]  # cat's notebooks were not graded
     with open(fake_course / "grades.csv", encoding="utf-8") as file:
         assert len(list(csv.DictReader(file))) == 6
+
+
+def test_an_empty_course_is_graded_without_nbgrader(tmp_path, monkeypatch, capsys):
+    calls = _stand_in_for_nbgrader(monkeypatch)
+    assert release_tool.grade(tmp_path, "lenet-en") == [] and calls == []
+    assert capsys.readouterr().err == (f"no submissions yet: nothing in {tmp_path / 'submitted'}/STUDENT/lenet-en/ "
+                                       f"(nbgrader collect puts them there)\n")
+
+
+def test_a_submission_placed_by_hand_gets_what_collect_would_have_written(tmp_path):
+    (tmp_path / "a.ipynb").write_text("{}", encoding="utf-8")
+    os.utime(tmp_path / "a.ipynb", (0, 86400))
+    release_tool._stamp(tmp_path)
+    assert (tmp_path / "timestamp.txt").read_text(encoding="utf-8") == "1970-01-02 00:00:00.000000 UTC"
+    secret = (tmp_path / "submission_secret.txt").read_text(encoding="utf-8")
+    assert re.fullmatch(r"[0-9a-f]{128}", secret)
+    release_tool._stamp(tmp_path)  # what is there is kept
+    assert (tmp_path / "submission_secret.txt").read_text(encoding="utf-8") == secret
 
 
 def test_a_dry_run_grades_every_notebook_on_the_examples_asked_for(fake_course, monkeypatch):

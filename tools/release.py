@@ -308,13 +308,14 @@ class Scratch:
         return self.root / "answers"
 
     @property
-    def home(self) -> Path:
+    def home(self) -> Path:  # the kernel's HOME and caches, new for each notebook
         return self.root / "home"
 
     def prepare(self) -> None:
+        """Ready for the next notebook: the saved networks kept, a new home, no answers yet."""
         sandbox.prepare(self.root)
-        for folder in (self.saved, self.home):
-            sandbox.prepare(folder)
+        sandbox.prepare(self.saved)
+        sandbox.clear(self.home)
         sandbox.clear(self.answers)
 
 

@@ -115,7 +115,8 @@ def kernel_spec(readable: list[Path], writable: list[Path], home: Path, env: dic
         start = (f'install -o {NOBODY} -g {NOBODY} -m 600 "$1" "$HOME/connection.json" && shift && '
                  f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups --inh-caps=-all '
                  f'--bounding-set=-all --no-new-privs "{python}" -m ipykernel_launcher -f "$HOME/connection.json" "$@"')
-        argv = [*sandbox, "--", "/bin/sh", "-c", start, KERNEL_NAME, "{connection_file}"]
+        keep = [arg for cap in ("CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "SETUID", "SETGID", "SETPCAP") for arg in ("--cap-add", f"CAP_{cap}")]
+        argv = [*sandbox, "--cap-drop", "ALL", *keep, "--", "/bin/sh", "-c", start, KERNEL_NAME, "{connection_file}"]
     else:
         argv = ["bwrap", "--unshare-user", "--cap-drop", "ALL", *sandbox[1:], "--",
                 python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
