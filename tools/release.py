@@ -446,12 +446,14 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
                 results.append(Graded(student, name, None, max_score, written, problem))
                 continue
             scratch.prepare()
+            for earlier in (course / "autograded" / student / assignment_id / f"{name}.ipynb",
+                            course / "feedback" / student / assignment_id / f"{name}.html"):
+                earlier.unlink(missing_ok=True)  # no result of an earlier grading can stand for this one
             examples = max_examples or SUBSET.get(name)
             started = time.monotonic()
             try:
                 result = _autograde(course, assignment_id, student, name, scratch, timeout, examples, not unsafe)
             except subprocess.TimeoutExpired:
-                shutil.rmtree(course / "autograded" / student / assignment_id, ignore_errors=True)
                 results.append(Graded(student, name, None, max_score, written,
                                       f"grading ran longer than {timeout} s and was stopped",
                                       time.monotonic() - started))
