@@ -552,7 +552,13 @@ def _stand_in_for_nbgrader(monkeypatch):
 
 def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch, capsys):
     calls = _stand_in_for_nbgrader(monkeypatch)
+    stale = [fake_course / "autograded" / "cat" / "lenet-en" / f"{EX1}.ipynb",
+             fake_course / "feedback" / "cat" / "lenet-en" / f"{EX1}.html"]
+    for path in stale:  # what an earlier grading left: it must not stand for this one, which runs too long
+        path.parent.mkdir(parents=True)
+        path.write_text("earlier", encoding="utf-8")
     rows = release_tool.grade(fake_course, "lenet-en", timeout=42)
+    assert not any(path.exists() for path in stale)
     assert capsys.readouterr().err.startswith("WARNING: submissions will run without isolation: no sandbox in this "
                                               "test. A submission can then read and change every file")
     assert [(r.student, r.notebook, r.score, r.max_score, r.written, r.error) for r in rows] == [
