@@ -117,6 +117,14 @@ def test_the_sandbox_binds_what_it_is_given_and_hides_the_rest(tmp_path):
     assert ['--dir', str(tmp_path)] == args[args.index(str(tmp_path)) - 1: args.index(str(tmp_path)) + 1]
 
 
+def test_a_folder_reached_through_a_link_is_there_under_both_names(tmp_path):
+    (tmp_path / 'real').mkdir()
+    (tmp_path / 'link').symlink_to(tmp_path / 'real')
+    args = sandbox.mounts([tmp_path / 'link'], [])
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == '--ro-bind'][-2:] == [str(tmp_path / 'link'),
+                                                                                   str(tmp_path / 'real')]
+
+
 @pytest.mark.parametrize('root', [True, False])
 def test_the_kernel_spec_runs_the_kernel_in_the_sandbox_with_only_its_environment(tmp_path, monkeypatch, root):
     monkeypatch.setattr(sandbox, 'as_root', lambda: root)

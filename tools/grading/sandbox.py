@@ -52,11 +52,15 @@ def mounts(readable: list[Path], writable: list[Path]) -> list[str]:
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
-    for path in SYSTEM + sorted({p.resolve() for p in readable if p.exists()}):
-        args += [*_folders_to_reach(path), "--ro-bind", str(path), str(path)]
-    for path in writable:
-        args += [*_folders_to_reach(path), "--bind", str(path), str(path)]
+    for bind, paths in (("--ro-bind", SYSTEM + [p for p in readable if p.exists()]), ("--bind", writable)):
+        for path in sorted(_as_seen(paths)):
+            args += [*_folders_to_reach(path), bind, str(path), str(path)]
     return args + ["--proc", "/proc", "--dev", "/dev"]
+
+
+def _as_seen(paths: list[Path]) -> set[Path]:
+    """Each path as written and, when a link leads elsewhere, where it leads: the kernel may be told either."""
+    return {seen for path in paths for seen in (Path(os.path.abspath(path)), path.resolve())}
 
 
 def problem() -> str:
