@@ -121,8 +121,8 @@ def test_a_folder_reached_through_a_link_is_there_under_both_names(tmp_path):
     (tmp_path / 'real').mkdir()
     (tmp_path / 'link').symlink_to(tmp_path / 'real')
     args = sandbox.mounts([tmp_path / 'link'], [])
-    assert [args[i + 1] for i, arg in enumerate(args) if arg == '--ro-bind'][-2:] == [str(tmp_path / 'link'),
-                                                                                   str(tmp_path / 'real')]
+    bound = [args[i + 1] for i, arg in enumerate(args) if arg == '--ro-bind']
+    assert str(tmp_path / 'link') in bound and str(tmp_path / 'real') in bound
 
 
 @pytest.mark.parametrize('root', [True, False])
