@@ -76,7 +76,7 @@ STUBS = {
            "text": "*在这里写下你的回答。*"},
 }
 DEADLINE_ENV = "LENET_GRADING_DEADLINE"  # when the notebook being graded must stop (seconds since the epoch)
-TIME_STOPS = ("raised KeyboardInterrupt", "raised CellTimeoutError")  # how a cell cut short at the limit ends
+TIME_STOPS = ("KeyboardInterrupt", "CellTimeoutError")  # the errors of a cell cut short at the time limit
 DEFAULT_TIMEOUT = 900  # seconds per notebook: about three times exercise 2's grading time here
 GRACE = 60  # seconds nbgrader gets past a notebook's limit to interrupt its last cell and save what ran
 # Graded kernels and verdicts both run on the CPU, where a rerun of the same training repeats exactly
@@ -470,7 +470,7 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
                              f"and the cells after it were cut short (CellTimeoutError), and questions checked "
                              f"after that got no points.")
             raised = _raised(course, assignment_id, student, name)
-            if stopped and raised.endswith(TIME_STOPS):
+            if stopped and any(f" raised {error}" in raised for error in TIME_STOPS):
                 raised = ""  # the stop itself, said above
             if raised:
                 notes.append(f"Your {raised}.")
