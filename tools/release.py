@@ -55,10 +55,9 @@ import nbformat
 
 if __package__ in (None, ""):  # run as a script: make this checkout's tools/ and d2l_local importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from d2l_local.datasets import DATA_DIR_ENV  # noqa: E402
+from d2l_local.grading import GRADING_DIR_ENV  # noqa: E402
 from tools.grading import sandbox, verdicts  # noqa: E402
-
-DATA_DIR_ENV = "D2L_DATA_DIR"  # as d2l_local reads them
-GRADING_DIR_ENV = "D2L_GRADING_DIR"
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -320,12 +319,17 @@ class Scratch:
         sandbox.clear(self.answers)
 
 
+def _with_examples(env: dict[str, str], examples: int | None) -> dict[str, str]:
+    """``env`` with D2L_MAX_EXAMPLES set to ``examples``, or without it for the whole data set."""
+    env.pop("D2L_MAX_EXAMPLES", None)
+    return {**env, "D2L_MAX_EXAMPLES": str(examples)} if examples else env
+
+
 def _kernel_env(scratch: Scratch, examples: int | None) -> dict[str, str]:
     """What a graded kernel's environment holds besides the basics: where to save, to export, and the data."""
     env = {"PYTHONPATH": str(REPO), "D2L_WORK_DIR": str(scratch.saved), GRADING_DIR_ENV: str(scratch.answers),
            "NBGRADER_EXECUTION": "autograde", **GRADING_ENV}
-    if examples:
-        env["D2L_MAX_EXAMPLES"] = str(examples)
+    env = _with_examples(env, examples)
     if os.environ.get(DATA_DIR_ENV):
         env[DATA_DIR_ENV] = os.environ[DATA_DIR_ENV]
     return env
@@ -353,17 +357,12 @@ def _autograde(course: Path, assignment_id: str, student: str, name: str, scratc
                      f"--KernelManager.ip={runtime / 'kernel'}"]
         else:
             extra.update(kernel)
-        env = _environment(extra)
-        if not examples:
-            env.pop("D2L_MAX_EXAMPLES", None)
-        return _nbgrader(course, *args, env=env, timeout=timeout + GRACE)
+        return _nbgrader(course, *args, env=_with_examples(_environment(extra), examples), timeout=timeout + GRACE)
 
 
 def _verdicts(name: str, scratch: Scratch, examples: int | None, timeout: int = VERDICT_TIMEOUT) -> dict[str, dict]:
     """The grader's verdict on each checked question, judged in a fresh process from the exported answers."""
-    env = _environment({**GRADING_ENV, **({"D2L_MAX_EXAMPLES": str(examples)} if examples else {})})
-    if not examples:
-        env.pop("D2L_MAX_EXAMPLES", None)
+    env = _with_examples(_environment(GRADING_ENV), examples)
     try:
         result = subprocess.run([sys.executable, "-m", "tools.grading.verdicts", name, str(scratch.answers)],
                                 cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
