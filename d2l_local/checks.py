@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .feature_map_tools import pick_examples
-from .grading import AnswerError, describe_net
+from .grading import AnswerError, describe_net, rebuild_net
 from .recipes import Recipe
 from .training import TrainHistory, evaluating
 from .variants import num_params
@@ -119,9 +119,9 @@ def check_budget(net: nn.Module, max_params: int, num_classes: int = 10,
 
 
 def check_rebuildable(net: nn.Module) -> None:
-    """``net`` is an ``nn.Sequential`` of ``torch.nn`` layers, which the grader can rebuild from data."""
+    """``net`` is an ``nn.Sequential`` of ``torch.nn`` layers, which the grader rebuilds, weights and all, from data."""
     try:
-        describe_net(net)
+        rebuild_net(describe_net(net), net.state_dict())
     except AnswerError as error:
         raise CheckFailed(str(error)) from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -58,28 +59,32 @@ def describe_net(net: nn.Module) -> list[dict]:
         raise AnswerError(f'the grader rebuilds networks made with nn.Sequential from torch.nn layers; '
                           f'this one is a {type(net).__name__}')
     spec = []
-    for layer in net:
+    for i, (key, layer) in enumerate(net.named_children()):
         name = type(layer).__name__
         if type(layer) is nn.Sequential:
-            spec.append({'type': 'Sequential', 'layers': describe_net(layer)})
+            item = {'type': 'Sequential', 'layers': describe_net(layer)}
         elif name in LAYERS and LAYERS[name][0] is type(layer):
             args = {arg: (layer.bias is not None) if arg == 'bias' else getattr(layer, arg) for arg in LAYERS[name][1]}
-            spec.append({'type': name, 'args': {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}})
+            item = {'type': name, 'args': {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}}
         else:
             raise AnswerError(f'the grader rebuilds networks from torch.nn layers ({", ".join(sorted(LAYERS))}); '
                               f'{name} is not one of them')
+        spec.append(item if key == str(i) else {**item, 'name': key})  # a layer named in an OrderedDict keeps it
     return spec
 
 
 def _build(spec: object) -> nn.Sequential:
     if not isinstance(spec, list):
         raise AnswerError('a network is a list of layers')
-    layers = []
-    for item in spec:
+    layers = OrderedDict()
+    for i, item in enumerate(spec):
         if not isinstance(item, dict) or not isinstance(item.get('type'), str):
             raise AnswerError(f'not a layer: {item!r:.80}')
+        key = item.get('name', str(i))
+        if not isinstance(key, str) or not key or '.' in key or key in layers:
+            raise AnswerError(f'not a layer name: {key!r:.80}')
         if item['type'] == 'Sequential':
-            layers.append(_build(item.get('layers')))
+            layers[key] = _build(item.get('layers'))
             continue
         if item['type'] not in LAYERS:
             raise AnswerError(f'{item["type"]!r} is not a layer the grader rebuilds')
@@ -88,10 +93,10 @@ def _build(spec: object) -> nn.Sequential:
         if not isinstance(args, dict) or set(args) - set(names):
             raise AnswerError(f'unexpected arguments for {item["type"]}: {args!r:.80}')
         try:
-            layers.append(cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}))
+            layers[key] = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
         except (TypeError, ValueError, RuntimeError) as error:
             raise AnswerError(f'{item["type"]}({args}) cannot be built: {error}') from error
-    return nn.Sequential(*layers)
+    return nn.Sequential(layers)
 
 
 def rebuild_net(spec: object, state: dict[str, torch.Tensor] | None = None) -> nn.Sequential:

@@ -218,3 +218,16 @@ def test_a_sandbox_that_fails_to_start_is_reported_with_bwraps_words(monkeypatch
     monkeypatch.setattr(sandbox.subprocess, 'run', lambda *args, **kwargs: failed)
     assert sandbox.problem() == ('bubblewrap cannot create a sandbox here (bwrap: No permissions to creating new '
                                  'namespace); user namespaces may be disabled')
+
+
+def test_a_network_with_named_layers_comes_back_with_its_names(tmp_path, monkeypatch):
+    from collections import OrderedDict
+    net = nn.Sequential(OrderedDict([('conv', nn.Conv2d(1, 2, 3)), ('act', nn.ReLU()), ('flat', nn.Flatten()),
+                                     ('out', nn.Linear(2 * 26 * 26, 10))]))
+    d2l.checks.check_rebuildable(net)
+    back = _exported(tmp_path, monkeypatch, '1', net=net)['net']
+    assert [name for name, _ in back.named_children()] == ['conv', 'act', 'flat', 'out']
+    X = torch.rand(2, 1, 28, 28)
+    assert torch.equal(net(X), back(X))
+    with pytest.raises(grading.AnswerError, match="not a layer name: 'a.b'"):
+        grading.rebuild_net([{'type': 'ReLU', 'name': 'a.b'}])
