@@ -28,7 +28,7 @@ def run_class(check_every_step: bool) -> type[d2l.TrainingRun]:
     class Run(d2l.TrainingRun):
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
-            self.check_every_step = check_every_step
+            self.losses.check_every_step = check_every_step
 
     return Run
 

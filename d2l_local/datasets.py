@@ -45,10 +45,19 @@ else:
 DATA_DIR_ENV = "D2L_DATA_DIR"
 DOWNLOAD_WAIT_ENV = "D2L_DOWNLOAD_WAIT"
 DEFAULT_DOWNLOAD_WAIT_S = 600.0
-_CHECKOUT = Path(__file__).resolve().parent.parent
-# In a clone of the course the default is its own data/ folder (git-ignored); elsewhere a user cache.
-DEFAULT_DATA_DIR = (_CHECKOUT / "data" if (_CHECKOUT / "notebooks").is_dir()
-                    else Path.home() / ".cache" / "d2l_local" / "data")
+
+
+def default_folder(kind: str) -> Path:
+    """The default folder for ``kind`` (``'data'``, or ``'work'`` for saved networks).
+
+    In a copy of the course (a clone or an unpacked student release: ``notebooks/`` beside this
+    package) it is the course's own ``data/`` or ``work/`` folder; for an installed package, a user cache.
+    """
+    course = Path(__file__).resolve().parent.parent
+    return course / kind if (course / "notebooks").is_dir() else Path.home() / ".cache" / "d2l_local" / kind
+
+
+DEFAULT_DATA_DIR = default_folder("data")
 
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension

@@ -1,9 +1,12 @@
-"""Counting helpers: accuracy, running sums and timers."""
+"""Counting helpers: accuracy, running sums, timers, and evaluating a net without changing its mode."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
+from torch import nn
 
 
 def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
@@ -58,3 +61,15 @@ class Timer:
             total += t
             out.append(total)
         return out
+
+
+@contextmanager
+def evaluating(net: nn.Module) -> Iterator[nn.Module]:
+    """Run ``net`` in eval mode inside the block, without gradients, and give it back in the mode it had."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            yield net
+    finally:
+        net.train(was_training)

@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 import d2l_local as d2l
-from d2l_local import checks, loaders
+from d2l_local import loaders
+from d2l_local.exercises import checks
 
 def _max_lenet(pool=nn.MaxPool2d, outputs=10):
     net = d2l.lenet()

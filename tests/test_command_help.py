@@ -6,7 +6,11 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))
-from tools import build_site, release, set_address, setup_course, sync_d2l_local, sync_zh_outputs  # noqa: E402
+from tools import setup_course  # noqa: E402
+from tools.instructor import release  # noqa: E402
+from tools.maintainer import sync_d2l_local, sync_zh_outputs  # noqa: E402
+from tools.publisher import set_address  # noqa: E402
+from website import build_site  # noqa: E402
 
 
 @pytest.mark.parametrize("tool, argv, expected", [

@@ -5,7 +5,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import d2l_local as d2l
-from d2l_local import experiments
+from d2l_local.exercises import experiments
 
 
 @pytest.fixture(scope="module")

@@ -327,7 +327,7 @@ def test_plot_feature_maps_explains_bad_input(kwargs, match):
 @pytest.fixture
 def drawn(monkeypatch):
     """Record each figure the explorer shows, instead of rendering it to PNG (the slow part)."""
-    import d2l_local.widgets as module
+    import d2l_local.exercises.widgets as module
 
     figures = []
 

@@ -1,4 +1,4 @@
-"""Grading a student cannot game or use against others (tools/release.py grade, tools/grading/).
+"""Grading a student cannot game or use against others (tools/instructor/release.py grade, tools/instructor/grading/).
 
 A class of hostile submissions is graded for real, with nbgrader and the sandbox: answers that
 patch the checks, drop the grader's variable, swallow errors, forge a training run, train on
@@ -22,8 +22,8 @@ import pytest
 from conftest import REPO, require
 
 sys.path.insert(0, str(REPO))
-from tools import release as release_tool  # noqa: E402
-from tools.grading import sandbox  # noqa: E402
+from tools.instructor import release as release_tool  # noqa: E402
+from tools.instructor.grading import sandbox  # noqa: E402
 
 EX1, EX2, EX3, EX4 = "lenet_ex1_max_pooling", "lenet_ex2_improve", "lenet_ex3_mnist", "lenet_ex4_feature_maps"
 MARKER = "lenet-grading-intruder"  # in the command line of the process the intruder leaves behind
@@ -118,7 +118,7 @@ def _hand_in(course, student: str, name: str, answers: dict[str, str], drop: str
 
 
 def _grade(course, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "tools" / "release.py"), "grade", "--course", str(course),
+    return subprocess.run([sys.executable, str(REPO / "tools" / "instructor" / "release.py"), "grade", "--course", str(course),
                            *args], capture_output=True, text=True, timeout=3000)
 
 
@@ -143,7 +143,7 @@ def graded(tmp_path_factory):
     problem = sandbox.problem()
     require(problem and f"the grading sandbox cannot run here: {problem}")
     out = tmp_path_factory.mktemp("integrity")
-    result = subprocess.run([sys.executable, str(REPO / "tools" / "release.py"), "build", "--out", str(out)],
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "instructor" / "release.py"), "build", "--out", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     course = out / "course"

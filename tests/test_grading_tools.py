@@ -11,10 +11,10 @@ from torch import nn
 
 import d2l_local as d2l
 from conftest import REPO
-from d2l_local import grading
+from d2l_local.exercises import grading
 
 sys.path.insert(0, str(REPO))
-from tools.grading import sandbox, verdicts  # noqa: E402
+from tools.instructor.grading import sandbox, verdicts  # noqa: E402
 
 
 def _exported(tmp_path, monkeypatch, question: str, **answers) -> dict:

@@ -28,11 +28,11 @@ def _add(run, loss):
 @pytest.mark.parametrize("check", [True, False])
 def test_the_switch_decides_whether_a_nan_stops_the_step_or_the_read(check):
     run = _cpu_run(nan_check.run_class(check))
-    assert run.check_every_step is check
+    assert run.losses.check_every_step is check
     nan_message = r"became nan in epoch 1, batch 2 of 10"
     with pytest.raises(d2l.NonFiniteLossError, match=nan_message), run:
         _add(run, 1.0)
         _add(run, float("nan"))  # with the check on, training stops here
-        assert not check and run.epoch_batches == 2
+        assert not check and run.batches == 2
         run.read()  # with it off, here
     assert run.history.status == "diverged" and run.history.steps == (1 if check else 2)

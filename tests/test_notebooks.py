@@ -2,7 +2,7 @@
 
 The Chinese twins translate prose, code comments and docstrings (as d2l-zh does) and share
 everything else: the code, its stored outputs and the cells' tags. The code comparison is
-``code_skeleton`` of tools/sync_zh_outputs.py, the same one the tool that copies the outputs
+``code_skeleton`` of tools/maintainer/sync_zh_outputs.py, the same one the tool that copies the outputs
 uses; the tests below check that it lets translations through and catches code changes.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
-from tools import sync_zh_outputs as zh_sync  # noqa: E402
+from tools.maintainer import sync_zh_outputs as zh_sync  # noqa: E402
 
 EN = sorted((REPO / "notebooks" / "en").glob("*.ipynb"))
 ZH = sorted((REPO / "notebooks" / "zh").glob("*.ipynb"))
@@ -199,8 +199,8 @@ def _notebook(code: str, outputs: bool) -> nbformat.NotebookNode:
 @pytest.fixture
 def tool_copy(tmp_path):
     """A copy of the tool in a bare repository layout, and a function that writes notebook pairs and runs it."""
-    (tmp_path / "tools").mkdir()
-    shutil.copy(REPO / "tools" / "sync_zh_outputs.py", tmp_path / "tools")
+    (tmp_path / "tools" / "maintainer").mkdir(parents=True)
+    shutil.copy(REPO / "tools" / "maintainer" / "sync_zh_outputs.py", tmp_path / "tools" / "maintainer")
     shutil.copy(REPO / "pyproject.toml", tmp_path)  # the project's settings (mutmut reads them in a mutated copy)
     for lang in ("en", "zh"):
         (tmp_path / "notebooks" / lang).mkdir(parents=True)
@@ -210,7 +210,7 @@ def tool_copy(tmp_path):
             nbformat.write(_notebook(en_code, outputs=True), tmp_path / "notebooks" / "en" / name)
             nbformat.write(_notebook(zh_code, outputs=False), tmp_path / "notebooks" / "zh" / name)
         before = {name: (tmp_path / "notebooks" / "zh" / name).read_bytes() for name in pairs}
-        result = subprocess.run([sys.executable, str(tmp_path / "tools" / "sync_zh_outputs.py")],
+        result = subprocess.run([sys.executable, str(tmp_path / "tools" / "maintainer" / "sync_zh_outputs.py")],
                                 capture_output=True, text=True, cwd=tmp_path)
         return result, before
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import d2l_local as d2l
-from d2l_local import recipes
+from d2l_local.exercises import recipes
 chapter = importlib.import_module("d2l_local.saved.lenet")  # the module (d2l_local.saved.lenet is the function)
 
 

@@ -1,4 +1,4 @@
-"""The releases that tools/release.py builds with nbgrader, and grading with them.
+"""The releases that tools/instructor/release.py builds with nbgrader, and grading with them.
 
 What counts as a solution or a check is read from the course notebooks' tags here, not from
 the tool's helpers, so that a bug in the tool cannot hide itself. The grading tests hand in
@@ -20,7 +20,7 @@ import pytest
 
 from conftest import REPO
 
-TOOL = REPO / "tools" / "release.py"
+TOOL = REPO / "tools" / "instructor" / "release.py"
 LANGUAGES = ("en", "zh")
 EXERCISES = ["lenet_ex1_max_pooling", "lenet_ex2_improve", "lenet_ex3_mnist", "lenet_ex4_feature_maps"]
 GRADED = {"lenet_ex1_max_pooling": (3, 3), "lenet_ex2_improve": (4, 2), "lenet_ex3_mnist": (2, 5),
@@ -331,10 +331,10 @@ def test_a_notebook_that_runs_too_long_is_stopped(graded):
     assert float(rows["solutions", EX2]["checks_score"]) == 4  # the earlier grades are kept
 
 
-# ---- the tags that tools/release.py turns into nbgrader's metadata ----
+# ---- the tags that tools/instructor/release.py turns into nbgrader's metadata ----
 
 sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
-from tools import release as release_tool  # noqa: E402
+from tools.instructor import release as release_tool  # noqa: E402
 
 
 def _cell(kind: str, *tags: str) -> nbformat.NotebookNode:

@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
-from tools import set_address as tool  # noqa: E402
+from tools.publisher import set_address as tool  # noqa: E402
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def _texts(root):
 def test_this_checkout_names_one_address_everywhere_and_it_is_still_the_placeholder():
     assert tool.read_address() == "OWNER/REPO"
     assert tool.problems() == ["the public address in course.toml is still the placeholder OWNER/REPO: run "
-                               "python tools/set_address.py owner/name with the repository's real address"]
+                               "python tools/publisher/set_address.py owner/name with the repository's real address"]
     names = {path: text.count("OWNER/REPO") for path, text in _texts(REPO).items()}
     assert len(names) == 11 and all(names.values()), names  # the README and ten notebooks
 
@@ -52,7 +52,7 @@ def test_the_check_names_a_file_left_behind(course):
     tool.set_address("alice/lenet-course", course)
     readme = course / "README.md"
     readme.write_text(readme.read_text(encoding="utf-8").replace("alice/lenet-course", "OWNER/REPO"), encoding="utf-8")
-    assert tool.problems(course) == ["README.md does not name alice/lenet-course: run python tools/set_address.py "
+    assert tool.problems(course) == ["README.md does not name alice/lenet-course: run python tools/publisher/set_address.py "
                                      "alice/lenet-course"]
     readme.write_text("see github.com/alice/lenet-course and github.com/OWNER/REPO", encoding="utf-8")
     assert tool.problems(course) == ["README.md still names OWNER/REPO"]

@@ -1,4 +1,4 @@
-"""The course website (tools/build_site.py): what the builder changes, then the built pages in Chromium.
+"""The course website (website/build_site.py): what the builder changes, then the built pages in Chromium.
 
 The quick tests check the page sources against the raw notebook JSON. The slow ones build
 the site with the README's command into a temporary folder, serve it on 127.0.0.1 and open
@@ -35,8 +35,8 @@ import browser_helpers as bh
 from conftest import REPO, require
 
 sys.path.insert(0, str(REPO))
-from tools import build_site as site  # noqa: E402
-from tools.set_address import read_address  # noqa: E402
+from website import build_site as site  # noqa: E402
+from tools.publisher.set_address import read_address  # noqa: E402
 
 PAGES = {lang: ["index", *site.NOTEBOOKS, *site.extra_pages(lang)] for lang in site.LANGUAGES}
 SCREENSHOTS = REPO / "screenshots"
@@ -145,9 +145,10 @@ def test_the_contents_hold_every_notebook_of_the_language_in_course_order(lang):
 def test_a_missing_notebook_is_named_before_anything_is_written(tmp_path, monkeypatch):
     copy = tmp_path / "course"
     shutil.copytree(REPO / "notebooks", copy / "notebooks")
-    shutil.copytree(REPO / "website", copy / "website")
+    shutil.copytree(site.WEBSITE, copy / "website")
     (copy / "notebooks" / "en" / "lenet_ex3_mnist.ipynb").unlink()
     monkeypatch.setattr(site, "REPO", copy)
+    monkeypatch.setattr(site, "WEBSITE", copy / "website")
     with pytest.raises(FileNotFoundError, match=r"notebooks/en lacks lenet_ex3_mnist\.ipynb$"):
         site.write_book("en", tmp_path / "book", "alice/lenet-course")
     assert not (tmp_path / "book").exists()
@@ -167,7 +168,7 @@ def test_a_book_holds_every_page_its_config_and_contents_and_the_sites_files(tmp
     home = (book / "index.md").read_text(encoding="utf-8")
     assert "](https://github.com/alice/lenet-course/blob/main/README.md)" in home and "../../" not in home
     for copied in ("figures/lenet.svg", "favicon.svg", "_static/course.css"):
-        source = REPO / ("notebooks" if copied.startswith("figures") else "website") / copied
+        source = REPO / "notebooks" / copied if copied.startswith("figures") else site.WEBSITE / copied
         assert (book / copied).read_bytes() == source.read_bytes()
     assert sorted(p.name for p in book.iterdir()) == sorted(
         ["_config.yml", "_toc.yml", "index.md", "GLOSSARY.md", "figures", "favicon.svg", "_static",
@@ -249,7 +250,7 @@ def built(tmp_path_factory):
     require("Jupyter Book is not installed (pip install -r requirements-site.txt)"
             if importlib.util.find_spec("jupyter_book") is None else None)
     out = tmp_path_factory.mktemp("site") / "site"
-    run = subprocess.run([sys.executable, str(REPO / "tools" / "build_site.py"), "--out", str(out), "--quiet"],
+    run = subprocess.run([sys.executable, str(REPO / "website" / "build_site.py"), "--out", str(out), "--quiet"],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "WARNING" not in run.stdout + run.stderr

@@ -14,7 +14,7 @@ import d2l_local
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
-from tools import sync_d2l_local as sync  # noqa: E402
+from tools.maintainer import sync_d2l_local as sync  # noqa: E402
 
 EXERCISES = sorted((REPO / "notebooks" / "en").glob("lenet_ex*.ipynb"))
 
@@ -28,7 +28,7 @@ def _source(cell: dict) -> str:
 
 
 def test_d2l_local_matches_the_notebooks_and_they_are_clean():
-    assert sync.check() == [], "run python tools/sync_d2l_local.py"
+    assert sync.check() == [], "run python tools/maintainer/sync_d2l_local.py"
 
 
 def test_train_ch6_stays_book_sized():
@@ -97,7 +97,7 @@ def _add_code_cell(notebook: Path, source: str, tags: list[str] | None = None) -
 
 def test_generated_module_names_each_definitions_notebook_and_cell(copy_of_repo):
     text = (copy_of_repo / "d2l_local" / "saved" / "lenet.py").read_text(encoding="utf-8")
-    assert text.startswith('"""Generated from notebooks/en/lenet.ipynb by tools/sync_d2l_local.py: do not edit.')
+    assert text.startswith('"""Generated from notebooks/en/lenet.ipynb by tools/maintainer/sync_d2l_local.py: do not edit.')
     cells = _cells(copy_of_repo / "notebooks" / "en" / "lenet.ipynb")
     expected = []
     for index, cell in enumerate(cells):
@@ -126,7 +126,7 @@ def test_editing_d2l_local_by_hand_is_drift(code_only, capsys):
     path.write_text(path.read_text(encoding="utf-8").replace("lr=lr", "lr=2 * lr"), encoding="utf-8")
     assert sync.check() == ["d2l_local/saved/lenet.py differs from the #@save cells of the notebooks"]
     assert sync.main(["--check"]) == 1
-    assert "Run: python tools/sync_d2l_local.py" in capsys.readouterr().out
+    assert "Run: python tools/maintainer/sync_d2l_local.py" in capsys.readouterr().out
 
 
 def test_a_new_saved_function_is_exported(code_only):

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import d2l_local as d2l
+from d2l_local.safety import stop_summary
 
 
 def lenet(num_outputs: int = 10) -> nn.Sequential:
@@ -415,7 +416,7 @@ def test_the_sigint_handler_is_installed_and_then_restored(before, ending):
     try:
         with pytest.raises(RuntimeError) if ending == "error" else _no_error():
             with _run_on("cpu") as run:
-                assert signal.getsignal(signal.SIGINT) == run._on_sigint
+                assert signal.getsignal(signal.SIGINT) == run.interrupt.on_sigint
                 if ending == "error":
                     raise RuntimeError("boom")
         assert signal.getsignal(signal.SIGINT) is before
@@ -452,10 +453,10 @@ def test_outside_the_main_thread_no_handler_is_touched():
 def test_one_interrupt_waits_for_the_step_and_a_second_stops_at_once(capsys):
     with pytest.raises(KeyboardInterrupt, match="training stopped after a completed step"):
         with _run_on("cpu") as run:
-            run._on_sigint(signal.SIGINT, None)  # the first press: nothing stops yet
-            assert run.interrupt_requested
+            run.interrupt.on_sigint(signal.SIGINT, None)  # the first press: nothing stops yet
+            assert run.interrupt.requested
             with pytest.raises(KeyboardInterrupt):
-                run._on_sigint(signal.SIGINT, None)  # the second press stops at once
+                run.interrupt.on_sigint(signal.SIGINT, None)  # the second press stops at once
             run.add_batch(torch.tensor(0.5), torch.eye(10)[[3, 1]], torch.tensor([3, 2]))
     assert run.history.status == "interrupted" and run.history.steps == 1
     assert run.history.train_loss == [0.5] and run.history.train_acc == [0.5] and run.history.epoch == [0.25]
@@ -473,7 +474,7 @@ def test_an_interrupt_brings_the_plot_up_to_date():
         run.add_batch(torch.tensor(1.5), torch.eye(10)[[1]], torch.tensor([1]))
         run.add_test_acc(0.25)
         run.add_batch(torch.tensor(0.5), torch.eye(10)[[2, 2]], torch.tensor([2, 3]))
-        run.interrupt_requested = True
+        run.interrupt.requested = True
         run.add_batch(torch.tensor(1.0), torch.eye(10)[[4, 4]], torch.tensor([4, 4]))
     assert animator.X == [[1.5], [1.5], []] and animator.Y == [[0.75], [0.75], []]  # (0.5*2 + 1*2) / 4; 3 of 4 right
     assert flushed == [True]
@@ -489,11 +490,11 @@ def test_other_errors_pass_through_without_a_summary(capsys):
 def test_summary_of_a_run_with_test_accuracy_and_of_a_diverged_one():
     h = d2l.TrainHistory(5, "cpu", train_loss=[0.9, 0.4567], train_acc=[0.5, 0.8123], test_acc=[0.7, 0.7891],
                          steps=470, status="interrupted")
-    assert h.summary() == ("Training interrupted: 2 of 5 epochs and 470 steps completed; last train loss 0.457, "
+    assert stop_summary(h) == ("Training interrupted: 2 of 5 epochs and 470 steps completed; last train loss 0.457, "
                            "train acc 0.812, test acc 0.789. The net keeps the weights of step 470; "
                            "d2l.last_history() holds the numbers so far.")
     h = d2l.TrainHistory(3, "cpu", steps=0, status="diverged")
-    assert h.summary() == ("Training diverged: 0 of 3 epochs and 0 steps completed. The weights are no longer "
+    assert stop_summary(h) == ("Training diverged: 0 of 3 epochs and 0 steps completed. The weights are no longer "
                            "usable: create the net again before retraining; d2l.last_history() holds the numbers "
                            "so far.")
 
@@ -541,10 +542,10 @@ def test_a_single_score_column_has_no_chance_floor():
 def test_the_epoch_position_and_a_new_epochs_sums():
     with _run_on("cpu", num_batches=4) as run:
         run.add_batch(torch.tensor(1.0), torch.eye(10)[[0, 0]], torch.tensor([0, 1]))
-        assert run.x == 0.25
+        assert run.epochs_done == 0.25
         run.read()
         run.add_test_acc(0.5)
-        assert run.x == 1.0
+        assert run.epochs_done == 1.0
         run.add_batch(torch.tensor(3.0), torch.eye(10)[[2]], torch.tensor([2]))
         loss, acc = run.read()
     assert (loss, acc) == (3.0, 1.0)  # the second epoch's sums start from zero

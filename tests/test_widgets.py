@@ -5,7 +5,7 @@ from dataclasses import fields
 import pytest
 
 import d2l_local as d2l
-from d2l_local import widgets as panels
+from d2l_local.exercises import widgets as panels
 
 widgets = pytest.importorskip("ipywidgets")
 

@@ -54,7 +54,7 @@ def test_ci_workflow_runs_the_readmes_test_command_through_ci_run():
 
 def test_publishing_checks_the_address_first():
     steps = (REPO / ".github" / "workflows" / "publish.yml").read_text(encoding="utf-8")
-    assert steps.index("python tools/set_address.py --check") < steps.index("python tools/release.py build")
+    assert steps.index("python tools/publisher/set_address.py --check") < steps.index("python tools/instructor/release.py build")
     website = steps[steps.index("  website:"):steps.index("  student-release:")]
-    assert website.index("python tools/set_address.py --check") < website.index("python tools/build_site.py")
+    assert website.index("python tools/publisher/set_address.py --check") < website.index("python website/build_site.py")
     assert "path: build/site" in website  # where build_site.py writes by default

@@ -1,6 +1,6 @@
-"""Generated from notebooks/en/lenet.ipynb by tools/sync_d2l_local.py: do not edit.
+"""Generated from notebooks/en/lenet.ipynb by tools/maintainer/sync_d2l_local.py: do not edit.
 
-Edit the #@save cells of the notebook, then run: python tools/sync_d2l_local.py
+Edit the #@save cells of the notebook, then run: python tools/maintainer/sync_d2l_local.py
 """
 import torch
 from torch import nn

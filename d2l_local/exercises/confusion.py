@@ -8,21 +8,17 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .loaders import Batches
-from .plotting import new_figure
+from ..loaders import Batches
+from ..metrics import evaluating
+from ..plotting import new_figure
 
 
 def _predictions(net: nn.Module, data_iter: Batches):
     """Yield ``(X, y, predicted)`` for every batch, with the net in eval mode (its mode is restored after)."""
     device = next(net.parameters()).device
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.inference_mode():
-            for X, y in data_iter:
-                yield X, y, net(X.to(device)).argmax(dim=1).cpu()
-    finally:
-        net.train(was_training)
+    with evaluating(net):
+        for X, y in data_iter:
+            yield X, y, net(X.to(device)).argmax(dim=1).cpu()
 
 
 def confusion_matrix(net: nn.Module, data_iter: Batches, num_classes: int = 10) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Build the course's releases with nbgrader, and grade what students hand in.
 
-    python tools/release.py build [--out DIR]     # default DIR: build/release (git-ignored)
-    python tools/release.py grade [--course DIR] [--assignment lenet-en] [--student ID ...] [--max-examples N]
+    python tools/instructor/release.py build [--out DIR]     # default DIR: build/release (git-ignored)
+    python tools/instructor/release.py grade [--course DIR] [--assignment lenet-en] [--student ID ...] [--max-examples N]
 
 ``build`` writes, for English and Chinese:
 
@@ -20,11 +20,11 @@ is left out of the release) and ``points-N`` (the points of a check, or of a wri
 graded by hand, which is then also graded). nbgrader (``generate_assignment``) writes the release.
 
 ``grade`` autogrades every notebook that a student handed in, one nbgrader process per
-notebook, each kernel in a sandbox (``tools/grading/sandbox.py``) that sees no other student's
+notebook, each kernel in a sandbox (``tools/instructor/grading/sandbox.py``) that sees no other student's
 files, the sources or the gradebook, and writes only the student's ``course/work/STUDENT/``.
 ``--timeout`` is each notebook's whole time limit (every cell may use what is left of it).
 The check cells' hidden parts export the answers as data; a fresh process judges them
-(``tools/grading/verdicts.py``), and those verdicts, not what the student's kernel printed,
+(``tools/instructor/grading/verdicts.py``), and those verdicts, not what the student's kernel printed,
 become the scores in nbgrader's gradebook and the messages in the feedback. Submissions sit
 where nbgrader's ``collect`` puts them, ``course/submitted/STUDENT/ASSIGNMENT/``. The
 exercises whose questions are about code rather than a trained result are graded on the
@@ -54,12 +54,12 @@ from pathlib import Path
 import nbformat
 
 if __package__ in (None, ""):  # run as a script: make this checkout's tools/ and d2l_local importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from d2l_local.datasets import DATA_DIR_ENV  # noqa: E402
-from d2l_local.grading import GRADING_DIR_ENV  # noqa: E402
-from tools.grading import sandbox, verdicts  # noqa: E402
+from d2l_local.exercises.grading import GRADING_DIR_ENV  # noqa: E402
+from tools.instructor.grading import sandbox, verdicts  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 DEFAULT_OUT = REPO / "build" / "release"
 LANGUAGES = ("en", "zh")
@@ -85,7 +85,7 @@ GRADING_ENV = {"CUDA_VISIBLE_DEVICES": "", "OMP_WAIT_POLICY": "PASSIVE"}
 VERDICT_TIMEOUT = 600  # seconds for judging one notebook's answers (it retrains on a subset at most)
 HIDDEN_TESTS = re.compile(r"^### BEGIN HIDDEN TESTS\n.*?^### END HIDDEN TESTS\n?", re.S | re.M)
 CONFIG = """\
-# nbgrader's settings for this course, written by tools/release.py.
+# nbgrader's settings for this course, written by tools/instructor/release.py.
 import os
 import time
 
@@ -95,7 +95,7 @@ c.CourseDirectory.root = {root!r}
 
 
 def time_left(cell):
-    \"\"\"A cell may run for what is left of its notebook's time limit (tools/release.py grade sets the deadline).\"\"\"
+    \"\"\"A cell may run for what is left of its notebook's time limit (tools/instructor/release.py grade sets the deadline).\"\"\"
     deadline = os.environ.get({deadline!r})
     return max(1, round(float(deadline) - time.time())) if deadline else {timeout}
 
@@ -364,7 +364,7 @@ def _verdicts(name: str, scratch: Scratch, examples: int | None, timeout: int = 
     """The grader's verdict on each checked question, judged in a fresh process from the exported answers."""
     env = _with_examples(_environment(GRADING_ENV), examples)
     try:
-        result = subprocess.run([sys.executable, "-m", "tools.grading.verdicts", name, str(scratch.answers)],
+        result = subprocess.run([sys.executable, "-m", "tools.instructor.grading.verdicts", name, str(scratch.answers)],
                                 cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         return json.loads(result.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as error:

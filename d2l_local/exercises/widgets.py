@@ -14,8 +14,8 @@ import torch
 from matplotlib.figure import Figure
 
 from .experiments import explore_run, plot_histories, runs_table
-from .feature_map_tools import class_counts, class_names, class_number, pick_examples, plot_feature_maps
-from .loaders import Batches
+from .feature_maps import class_counts, class_names, class_number, pick_examples, plot_feature_maps
+from ..loaders import Batches
 from .recipes import INIT_SCHEMES
 from .variants import ACTIVATIONS, POOLING
 

@@ -14,10 +14,10 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.nn import functional as F
 
-from .datasets import FASHION_MNIST_LABELS
-from .loaders import Batches, as_float_images
-from .training import evaluating
-from .plotting import new_figure
+from ..datasets import FASHION_MNIST_LABELS
+from ..loaders import Batches, as_float_images
+from ..metrics import evaluating
+from ..plotting import new_figure
 
 
 def _is_elementwise(layer: nn.Module) -> bool:

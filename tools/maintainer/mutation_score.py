@@ -1,7 +1,7 @@
 """The mutation score of the last ``mutmut run``: killed mutants over the mutants that can change behaviour.
 
-    python tests/mutation_score.py            # per-module table, the score, and the survivors not judged equivalent
-    python tests/mutation_score.py --sample 0.15 --seed 14 PATTERN...   # names of a random sample, for `mutmut run`
+    python tools/maintainer/mutation_score.py            # per-module table, the score, and the survivors not judged equivalent
+    python tools/maintainer/mutation_score.py --sample 0.15 --seed 14 PATTERN...   # names of a random sample, for `mutmut run`
 
 Reads mutmut's results (``mutants/**/*.meta``) and the survivors judged equivalent, listed in
 tests/README.md as lines ``- `MUTANT_NAME`: reason``. A timeout counts as killed (the tests
@@ -21,7 +21,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 README = REPO / "tests" / "README.md"
 TIMEOUTS = {24, -24, 36, 152, 255}  # mutmut's exit codes for a worker stopped at its time limit
 KILLED = {1, 3} | TIMEOUTS  # failed tests, pytest's internal error, timeouts

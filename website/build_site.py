@@ -1,7 +1,7 @@
 """Build the course website: the notebooks as pages, with the outputs stored in them, in English and Chinese.
 
-    python tools/build_site.py                  # writes build/site/ (open build/site/index.html)
-    python tools/build_site.py --out DIR
+    python website/build_site.py                  # writes build/site/ (open build/site/index.html)
+    python website/build_site.py --out DIR
 
 Jupyter Book 1 (Sphinx with sphinx-book-theme; ``pip install -r requirements-site.txt``)
 builds one book per language from a copy of ``notebooks/<lang>/`` and ``website/``:
@@ -23,9 +23,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tools.set_address import PLACEHOLDER, read_address  # noqa: E402
+WEBSITE = Path(__file__).resolve().parent  # this folder: the home pages, theme additions and icon
+from tools.publisher.set_address import PLACEHOLDER, read_address  # noqa: E402
 
 LANGUAGES = {  # code: (Sphinx language, book title, name shown on the other edition's switch)
     "en": ("en", "LeNet on Fashion-MNIST", "English"),
@@ -111,7 +112,7 @@ def book_config(lang: str, address: str) -> dict:
             "config": {
                 "extensions": EXTENSIONS,
                 "language": language,
-                "templates_path": [str(REPO / "website" / "_templates")],
+                "templates_path": [str(WEBSITE / "_templates")],
                 "html_css_files": ["course.css"],
                 "html_theme_options": {"article_header_end": ["language-switch.html", "article-header-buttons.html"]},
                 "html_context": {"other_language": other, "other_language_name": LANGUAGES[other][2],
@@ -147,11 +148,11 @@ def write_book(lang: str, source: Path, address: str) -> None:
     for name in extra:
         (source / f"{name}.md").write_text(page_markdown((notebooks / f"{name}.md").read_text(encoding="utf-8"),
                                                          address), encoding="utf-8")
-    home = (REPO / "website" / lang / "index.md").read_text(encoding="utf-8")
+    home = (WEBSITE / lang / "index.md").read_text(encoding="utf-8")
     (source / "index.md").write_text(page_markdown(home, address), encoding="utf-8")
     shutil.copytree(REPO / "notebooks" / "figures", source / "figures")
-    shutil.copy(REPO / "website" / "favicon.svg", source)
-    shutil.copytree(REPO / "website" / "_static", source / "_static")  # Jupyter Book serves a book's _static
+    shutil.copy(WEBSITE / "favicon.svg", source)
+    shutil.copytree(WEBSITE / "_static", source / "_static")  # Jupyter Book serves a book's _static
     (source / "_config.yml").write_text(json.dumps(book_config(lang, address), ensure_ascii=False, indent=1),
                                         encoding="utf-8")
     (source / "_toc.yml").write_text(json.dumps(book_toc(lang, extra), ensure_ascii=False, indent=1),
@@ -163,7 +164,7 @@ def build(out: Path, quiet: bool = False) -> Path:
     address = read_address()
     if address == PLACEHOLDER:
         print(f"note: course.toml still holds the placeholder {PLACEHOLDER}; the launch buttons point there "
-              "until `python tools/set_address.py owner/name` records the real address", file=sys.stderr)
+              "until `python tools/publisher/set_address.py owner/name` records the real address", file=sys.stderr)
     work = out.parent / f".{out.name}-sources"
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)

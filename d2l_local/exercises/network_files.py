@@ -19,13 +19,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .datasets import _CHECKOUT
+from ..datasets import default_folder
 from .recipes import Recipe
 
 WORK_DIR_ENV = 'D2L_WORK_DIR'
-# In a clone of the course the default is its own work/ folder; elsewhere a user cache (as for the data).
-DEFAULT_WORK_DIR = (_CHECKOUT / 'work' if (_CHECKOUT / 'notebooks').is_dir()
-                    else Path.home() / '.cache' / 'd2l_local' / 'work')
+DEFAULT_WORK_DIR = default_folder('work')  # the course's work/ folder, else a user cache (as for the data)
 _FORMAT = 1  # version of the saved dict
 _NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .devices import check_device
-from .loaders import Batches
-from .training import TrainHistory
+from ..devices import check_device
+from ..loaders import Batches
+from ..training import TrainHistory
 
 _OPTIMIZERS = ('sgd', 'adamw')
 _SCHEDULES = ('constant', 'onecycle')
@@ -147,7 +147,7 @@ def train_with_recipe(net: nn.Module, train_iter: Batches, test_iter: Batches, r
 
     ``device=None`` picks ``d2l.try_gpu()``. Prints and plots what ``train_ch6`` prints and plots.
     """
-    from .saved.lenet import train_ch6  # generated code: imported when needed, after the package
+    from ..saved.lenet import train_ch6  # generated code: imported when needed, after the package
 
     _check_recipe(recipe)
     device = check_device(device)

@@ -1,6 +1,6 @@
 """Answers as plain data, for an autograder that does not trust the student's kernel.
 
-While ``tools/release.py grade`` runs a handed-in notebook, each check cell's hidden part
+While ``tools/instructor/release.py grade`` runs a handed-in notebook, each check cell's hidden part
 calls ``export(question, name=lambda: value, ...)``: the answers are written into the
 folder ``$D2L_GRADING_DIR`` as data only (a network as its list of ``torch.nn`` layers and
 its weights, a training run as its numbers, tensors as tensors). The grader then reads
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .recipes import Recipe
-from .training import TrainHistory
+from ..training import TrainHistory
 
 GRADING_DIR_ENV = 'D2L_GRADING_DIR'
 MAX_PARAMS = 5_000_000  # a rebuilt network larger than this is refused before it is allocated

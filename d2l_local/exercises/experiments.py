@@ -16,11 +16,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .devices import check_device, set_seed
-from .loaders import Batches
-from .plotting import Animator, hidden_animators, new_figure
+from ..devices import check_device, set_seed
+from ..loaders import Batches
+from ..plotting import Animator, hidden_animators, new_figure
 from .recipes import Recipe, train_with_recipe
-from .training import TrainHistory
+from ..training import TrainHistory
 from .variants import lenet_variant, num_params
 
 ARCH_KEYS = ('channels', 'kernel_size', 'activation', 'pooling', 'dense', 'batch_norm', 'same_padding')
@@ -93,7 +93,7 @@ def train_seeds(build: Callable[[], nn.Module], train_iter: Batches, test_iter: 
     Each run starts with ``d2l.set_seed(seed)``, so a seed gives the same weights and batch
     order as a visible run started the same way.
     """
-    from .saved.lenet import train_ch6  # generated code: imported when needed, after the package
+    from ..saved.lenet import train_ch6  # generated code: imported when needed, after the package
 
     histories = []
     for seed in seeds:

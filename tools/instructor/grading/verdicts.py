@@ -1,6 +1,6 @@
 """The grader's own verdict on each checked question, judged outside the student's kernel.
 
-    python -m tools.grading.verdicts NOTEBOOK ANSWERS_DIR    # prints {check cell id: {"right", "message"}} as JSON
+    python -m tools.instructor.grading.verdicts NOTEBOOK ANSWERS_DIR    # prints {check cell id: {"right", "message"}} as JSON
 
 A graded notebook's check cells export their answers as data (``d2l_local.grading``); this
 process rebuilds them without running any of the student's code and judges them with the
@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 import d2l_local as d2l
-from d2l_local.checks import CheckFailed, require
-from d2l_local.grading import AnswerError, describe_net, read_answers, rebuild_net
+from d2l_local.exercises.checks import CheckFailed, require
+from d2l_local.exercises.grading import AnswerError, describe_net, read_answers, rebuild_net
 
 ACCURACY_TOLERANCE = 0.002  # the same weights, measured twice, agree to within float noise
 RERUN_TOLERANCE = 1e-5  # the same training on the same CPU repeats to the last bits; another net does not

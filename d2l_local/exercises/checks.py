@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from .feature_map_tools import pick_examples
+from .feature_maps import pick_examples
 from .grading import AnswerError, describe_net, rebuild_net
 from .recipes import Recipe
-from .training import TrainHistory, evaluating
+from ..metrics import evaluating
+from ..training import TrainHistory
 from .variants import num_params
 
 GRADER_ENV = "NBGRADER_EXECUTION"  # set by nbgrader while it autogrades or validates a notebook

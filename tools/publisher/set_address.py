@@ -1,7 +1,7 @@
 """Keep the course's public address (GitHub ``owner/name``) in one place, and write it everywhere else.
 
-    python tools/set_address.py alice/lenet-course   # record it in course.toml, then rewrite every file that names it
-    python tools/set_address.py --check              # exit 1 while it is the placeholder, or a file names another
+    python tools/publisher/set_address.py alice/lenet-course   # record it in course.toml, then rewrite every file that names it
+    python tools/publisher/set_address.py --check              # exit 1 while it is the placeholder, or a file names another
 
 The address lives in ``course.toml``. The files that name it (``MANAGED``: the README's
 badges and links, the Colab cell at the top of every notebook) are rewritten from the
@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PLACEHOLDER = "OWNER/REPO"
 ADDRESS = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 LINE = re.compile(r'^repository = "([^"]*)"$', re.M)
@@ -64,11 +64,11 @@ def problems(root: Path = REPO) -> list[str]:
     found = []
     if address == PLACEHOLDER:
         found.append(f"the public address in course.toml is still the placeholder {PLACEHOLDER}: run "
-                     f"python tools/set_address.py owner/name with the repository's real address")
+                     f"python tools/publisher/set_address.py owner/name with the repository's real address")
     for path in managed(root):
         text = path.read_text(encoding="utf-8")
         if not _pattern(address).search(text):
-            found.append(f"{path.relative_to(root)} does not name {address}: run python tools/set_address.py {address}")
+            found.append(f"{path.relative_to(root)} does not name {address}: run python tools/publisher/set_address.py {address}")
         elif address != PLACEHOLDER and PLACEHOLDER in text:
             found.append(f"{path.relative_to(root)} still names {PLACEHOLDER}")
     return found

@@ -1,6 +1,6 @@
 """Copy the stored outputs of each English notebook into its Chinese twin.
 
-    python tools/sync_zh_outputs.py [NAME.ipynb ...]   # default: every notebook in notebooks/en
+    python tools/maintainer/sync_zh_outputs.py [NAME.ipynb ...]   # default: every notebook in notebooks/en
 
 The twins share their code; what differs is the prose and, as in d2l-zh, the code's
 comments and docstrings, which the Chinese notebooks translate. After executing an
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # Comments that tools read, compared as code: #@save, nbval's markers, nbgrader's hidden-test markers.
 TOOL_COMMENT = re.compile(r"#\s*(@save|NBVAL_[A-Z_]+)\s*$|### (BEGIN|END) HIDDEN TESTS\s*$")
 MAGIC_LINE = re.compile(r"[ \t]*[%!]")  # a line magic or shell command: compared as text

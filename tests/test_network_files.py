@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import d2l_local as d2l
-from d2l_local import handoff
+from d2l_local.exercises import network_files
 
 RECIPE = d2l.Recipe(lr=0.2, num_epochs=10, momentum=0.9, weight_decay=5e-4, schedule="onecycle", init="kaiming",
                     augment=True)
@@ -65,7 +65,7 @@ def test_saving_again_replaces_the_file_atomically(tmp_path, monkeypatch):
     d2l.save_network(d2l.lenet(), "net", folder=tmp_path)
     replaced = []
     real_replace = os.replace
-    monkeypatch.setattr(handoff.os, "replace", lambda src, dst: (replaced.append((Path(src), Path(dst))),
+    monkeypatch.setattr(network_files.os, "replace", lambda src, dst: (replaced.append((Path(src), Path(dst))),
                                                                  real_replace(src, dst)))
     d2l.save_network(d2l.lenet_variant(activation="relu"), "net", RECIPE, folder=tmp_path)
     (src, dst), = replaced
@@ -83,7 +83,7 @@ def test_a_failed_save_leaves_the_old_file_and_no_temporary_file(tmp_path, monke
         f.write(b"half a file")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(handoff.torch, "save", disk_full)
+    monkeypatch.setattr(network_files.torch, "save", disk_full)
     with pytest.raises(OSError, match="No space left"):
         d2l.save_network(d2l.lenet(), "net", folder=tmp_path)
     assert os.listdir(tmp_path) == ["net.pt"] and (tmp_path / "net.pt").read_bytes() == before
@@ -96,8 +96,8 @@ def test_the_work_folder_comes_from_the_environment(tmp_path, monkeypatch):
     assert d2l.load_network("net")[1] == d2l.Recipe()
     monkeypatch.delenv("D2L_WORK_DIR")
     repo = Path(__file__).resolve().parent.parent  # a course checkout: its own work/ folder, like data/
-    assert handoff.work_dir() == handoff.DEFAULT_WORK_DIR == repo / "work"
-    assert handoff.work_dir(tmp_path) == tmp_path
+    assert network_files.work_dir() == network_files.DEFAULT_WORK_DIR == repo / "work"
+    assert network_files.work_dir(tmp_path) == tmp_path
 
 
 @pytest.mark.parametrize("name", ["", "../escape", "a/b", ".hidden", "net.pt/", 3])
@@ -239,18 +239,18 @@ def test_a_recipe_that_no_longer_validates(tmp_path):
 
 
 def test_first_line_of_an_error_is_cut_at_120_characters():
-    assert handoff._first_line(ValueError("x" * 120 + "\nmore")) == "ValueError: " + "x" * 120
-    assert handoff._first_line(ValueError("y" * 121)) == "ValueError: " + "y" * 120 + "..."
-    assert handoff._first_line(OSError("  \n  padded  \n")) == "OSError: padded"
-    assert handoff._first_line(EOFError()) == "EOFError: "
+    assert network_files._first_line(ValueError("x" * 120 + "\nmore")) == "ValueError: " + "x" * 120
+    assert network_files._first_line(ValueError("y" * 121)) == "ValueError: " + "y" * 120 + "..."
+    assert network_files._first_line(OSError("  \n  padded  \n")) == "OSError: padded"
+    assert network_files._first_line(EOFError()) == "EOFError: "
 
 
 def test_the_default_work_folder_outside_a_checkout(monkeypatch, tmp_path):
     monkeypatch.delenv("D2L_WORK_DIR", raising=False)
-    monkeypatch.setattr(handoff, "DEFAULT_WORK_DIR", tmp_path / "cache")
-    assert handoff.work_dir() == tmp_path / "cache"
+    monkeypatch.setattr(network_files, "DEFAULT_WORK_DIR", tmp_path / "cache")
+    assert network_files.work_dir() == tmp_path / "cache"
     monkeypatch.setenv("D2L_WORK_DIR", "~/exercises")
-    assert handoff.work_dir() == Path.home() / "exercises" and handoff.work_dir("~/x") == Path.home() / "x"
+    assert network_files.work_dir() == Path.home() / "exercises" and network_files.work_dir("~/x") == Path.home() / "x"
 
 
 def test_a_missing_class_without_a_name_is_quoted(tmp_path, monkeypatch):
@@ -259,7 +259,7 @@ def test_a_missing_class_without_a_name_is_quoted(tmp_path, monkeypatch):
     def unpickling_fails(*args, **kwargs):
         raise ImportError("cannot import the helper")  # no module name, no "attribute '...'"
 
-    monkeypatch.setattr(handoff.torch, "load", unpickling_fails)
+    monkeypatch.setattr(network_files.torch, "load", unpickling_fails)
     with pytest.raises(ValueError, match=r"is built from ImportError: cannot import the helper, which is defined in "
                                          r"another notebook, not here\. Define ImportError: cannot import the helper"):
         d2l.load_network("net", folder=tmp_path)
