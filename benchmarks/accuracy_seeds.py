@@ -3,7 +3,7 @@
 Sigmoid LeNet's test accuracy after 10 epochs moves by a few points with the batch
 order, so the handful of seeds in a timed benchmark run cannot tell a real difference
 from noise. This script trains each path (``reference.run_reference`` and
-``ours.run_ours``, the functions ``bench_train.py`` times) for seeds 0..N-1 in parallel
+``course_path.run_course_path``, the functions ``bench_train.py`` times) for seeds 0..N-1 in parallel
 worker processes and compares the two distributions. The reference runs with
 ``num_workers=0``: a ``DataLoader`` draws the same batch order with or without worker
 processes, so its accuracy is unchanged and the cores go to training.
@@ -26,9 +26,9 @@ import torch
 
 import d2l_local as d2l
 from measure import accuracy_spread, median_accuracy_gap
-from ours import run_ours
+from course_path import run_course_path
 from reference import decompressed_copy, run_reference
-from runs import RunConfig
+from timed_run import RunConfig
 
 PATHS = ("reference", "ours")
 
@@ -37,7 +37,7 @@ def train_once(path: str, cfg: RunConfig, decompressed_root: Path) -> float:
     """Final test accuracy of one run of ``path`` (in a worker process with one compute thread)."""
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="Attempting to set identical low and high xlims")
-    run = run_reference(cfg, decompressed_root) if path == "reference" else run_ours(cfg)
+    run = run_reference(cfg, decompressed_root) if path == "reference" else run_course_path(cfg)
     return run.test_acc
 
 

@@ -2,9 +2,9 @@
 
 This file prints the report and reads the command line. The two paths are in
 ``reference.py`` (the d2l package's code path, re-implemented, or with ``--reference d2l``
-the installed package) and ``ours.py`` (``d2l_local`` as the chapter notebook calls it);
+the installed package) and ``course_path.py`` (``d2l_local`` as the chapter notebook calls it);
 ``measure.py`` times them in alternating pairs and computes the roofline and the
-accuracy statistics; ``runs.py`` holds what both paths share. ``README.md`` beside
+accuracy statistics; ``timed_run.py`` holds what both paths share. ``README.md`` beside
 this file explains the figures.
 
 Run ``python benchmarks/bench_train.py`` (3 pairs x 10 epochs) or ``--quick`` (1 pair x 1 epoch).
@@ -23,7 +23,7 @@ import d2l_local as d2l
 from measure import (SGEMM_SIZE, FlopCount, accuracy_spread, count_training_flops, median_accuracy_gap,
                      timed_pairs)
 from reference import decompressed_copy, run_d2l_package, run_reference
-from runs import BATCH_SIZE, LR, RunConfig, RunResult, lenet
+from timed_run import BATCH_SIZE, LR, RunConfig, RunResult, lenet
 
 SPEEDUP_BAR, SPEEDUP_GOAL = 2.5, 4.0
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ours import run_ours
-from runs import BATCH_SIZE, RunConfig, RunResult, lenet, synchronize
+from course_path import run_course_path
+from timed_run import BATCH_SIZE, RunConfig, RunResult, lenet, synchronize
 
 SGEMM_SIZE = 1024
 ACCURACY_TOLERANCE = 0.03
@@ -116,7 +116,7 @@ def timed_pairs(cfg: RunConfig, repeats: int, run_reference: Callable[[RunConfig
         gflops = measure_sgemm_gflops(cfg.device)
         pair_cfg = dataclasses.replace(cfg, seed=seed)
         reference = run_reference(pair_cfg, data_root)
-        yield Pair(gflops, reference, run_ours(pair_cfg))
+        yield Pair(gflops, reference, run_course_path(pair_cfg))
 
 
 def median_accuracy_gap(ref_accs: list[float], our_accs: list[float]) -> str:

@@ -19,7 +19,7 @@ from unittest import mock
 import torch
 
 import d2l_local as d2l
-from runs import BATCH_SIZE, LR, lenet
+from timed_run import BATCH_SIZE, LR, lenet
 
 
 def run_class(check_every_step: bool) -> type[d2l.TrainingRun]:

@@ -28,7 +28,7 @@ from torch import nn
 
 import d2l_local as d2l
 from d2l_local import datasets as d2l_datasets
-from runs import BATCH_SIZE, LR, RunConfig, RunResult, lenet, synchronize
+from timed_run import BATCH_SIZE, LR, RunConfig, RunResult, lenet, synchronize
 
 LEGEND = ("train loss", "train acc", "test acc")
 Batches = torch.utils.data.DataLoader | d2l.TensorBatches  # what the reference loop iterates over

@@ -31,7 +31,7 @@ def find_real_data(spec: datasets.DatasetSpec) -> Path | None:
     return folder.parent.parent if (folder.name, folder.parent.name) == ("raw", spec.name) else folder
 
 
-def require(missing: str | None) -> None:
+def skip_if_missing(missing: str | None) -> None:
     """Skip a test that cannot run here (``missing`` says why); under CI, where every test must run, fail it."""
     if missing:
         if os.environ.get("CI"):
@@ -41,7 +41,7 @@ def require(missing: str | None) -> None:
 
 def _require(spec: datasets.DatasetSpec) -> Path:
     root = find_real_data(spec)
-    require(None if root is not None else f"real {spec.name} not found where the course looks "
+    skip_if_missing(None if root is not None else f"real {spec.name} not found where the course looks "
             f"(${datasets.DATA_DIR_ENV}, {datasets.DEFAULT_DATA_DIR}, Debian's package)")
     return root
 
@@ -62,6 +62,14 @@ def mnist_root() -> Path:
 def fashion(data_root):
     """The chapter's loaders over the real Fashion-MNIST, batch size 256."""
     return d2l.load_data_fashion_mnist(256, root=data_root)
+
+
+@pytest.fixture(scope="module")
+def small(fashion):
+    """512 training and 256 test examples of the real data, in batches of 128 (each test module its own)."""
+    train, test = fashion
+    return (d2l.TensorBatches(train.stored_images[:512], train.labels[:512], 128, shuffle=True),
+            d2l.TensorBatches(test.stored_images[:256], test.labels[:256], 128))
 
 
 def pytest_collection_modifyitems(items):

@@ -1,6 +1,7 @@
 """The Animator: text in scripts, one in-place image in notebooks, cheap redraws, clear errors."""
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import warnings
@@ -50,6 +51,26 @@ def test_notebook_shows_one_image_and_updates_it_in_place(monkeypatch):
     assert len(shown) == 1 and isinstance(shown[0], IPython.display.Image)
     assert len(a._handle.updates) == 4
     assert a._handle.updates[-1].data[:4] == b"\x89PNG"
+
+
+def test_each_update_shows_the_points_added_so_far(monkeypatch):
+    """Every redraw's PNG is the figure of exactly the points added until then (compared with a fresh drawing)."""
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: shown.append(obj) or FakeHandle())
+    points = [(1, (2.3, 0.1)), (2, (1.2, 0.5)), (3, (0.7, 0.7)), (4, (0.6, None))]
+    live = d2l.Animator(xlabel="epoch", xlim=[1, 4], legend=["loss", "acc"], notebook=True, min_interval=0)
+    for x, y in points:
+        live.add(x, y)
+    images = [shown[0].data] + [update.data for update in live._handle.updates]
+    assert len(images) == len(points)
+    for k, image in enumerate(images):
+        fresh = d2l.Animator(xlabel="epoch", xlim=[1, 4], legend=["loss", "acc"], notebook=False)  # prints, no image
+        for x, y in points[:k + 1]:
+            fresh.add(x, y)
+        buffer = io.BytesIO()
+        fresh._render()
+        fresh.fig.savefig(buffer, format="png", dpi=100)
+        assert image == buffer.getvalue(), f"update {k} does not show the first {k + 1} points"
 
 
 def test_the_live_plot_has_the_same_pixels_whatever_savefig_dpi_is_set_to(monkeypatch):

@@ -14,9 +14,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))  # the benchmark scripts import eac
 import accuracy_seeds  # noqa: E402
 from bench_train import format_report  # noqa: E402
 from measure import accuracy_spread, count_training_flops, measure_sgemm_gflops  # noqa: E402
-from ours import run_ours  # noqa: E402
+from course_path import run_course_path  # noqa: E402
 from reference import decompressed_copy, reference_train, run_reference  # noqa: E402
-from runs import LR, RunConfig, lenet  # noqa: E402
+from timed_run import LR, RunConfig, lenet  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:This DataLoader will create"),
               pytest.mark.filterwarnings("ignore:Attempting to set identical low and high xlims")]
@@ -40,7 +40,7 @@ def test_both_paths_on_a_few_batches(data_root):
                     num_workers=2)
     with decompressed_copy(cfg.data_root) as root:
         ref = run_reference(cfg, root)
-    ours = run_ours(cfg)
+    ours = run_course_path(cfg)
     for run, path in ((ref, "reference"), (ours, "ours")):
         assert run.path == path
         assert run.train_examples == 512

@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 import browser_helpers as bh
-from conftest import require
+from conftest import skip_if_missing
 from d2l_local.datasets import DATA_DIR_ENV
 from d2l_local.loaders import MAX_EXAMPLES_ENV
 
@@ -92,7 +92,7 @@ def _data_dir() -> str | None:
 
 def _lab(tmp_path_factory, extra_env: dict[str, str]):
     """JupyterLab over a stripped copy of the course, with the course's settings override applied."""
-    require(bh.missing_browser_reason())
+    skip_if_missing(bh.missing_browser_reason())
     work = tmp_path_factory.mktemp("jupyterlab")
     root = work / "course"
     originals = bh.make_course_copy(root)

@@ -8,14 +8,6 @@ import d2l_local as d2l
 from d2l_local.exercises import experiments
 
 
-@pytest.fixture(scope="module")
-def small(fashion):
-    """512 training and 256 test examples of the real data, in batches of 128."""
-    train, test = fashion
-    return (d2l.TensorBatches(train.stored_images[:512], train.labels[:512], 128, shuffle=True),
-            d2l.TensorBatches(test.stored_images[:256], test.labels[:256], 128))
-
-
 def history(num_epochs=3, acc=0.8, seconds=12.34):
     """A finished run's history with 2 train points per epoch."""
     h = d2l.TrainHistory(num_epochs, "cpu", status="finished", seconds=seconds)

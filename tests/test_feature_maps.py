@@ -45,7 +45,7 @@ class Counting:
 
 
 @pytest.fixture(scope="module")
-def small():
+def random_loaders():
     """600 random 'images' with random labels 0-9 (class 9 missing), as tensors and as three kinds of loader."""
     g = torch.Generator().manual_seed(0)
     images = torch.rand(600, 1, 28, 28, generator=g)
@@ -113,8 +113,8 @@ def test_feature_maps_explain_bad_input(net, X, error, match):
 # --- pick_examples and class_counts ------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_pick_examples_takes_the_index_th_example_of_each_class(small, kind):
-    images, labels, loaders = small
+def test_pick_examples_takes_the_index_th_example_of_each_class(random_loaders, kind):
+    images, labels, loaders = random_loaders
     classes, indices = ["coat", 4, "t-shirt", "bag", 0], [5, 0, 0, 7, 3]
     X, titles = d2l.pick_examples(loaders[kind], classes, indices)
     numbers = [4, 4, 0, 8, 0]
@@ -122,8 +122,8 @@ def test_pick_examples_takes_the_index_th_example_of_each_class(small, kind):
     assert torch.equal(X, torch.stack([_nth(images, labels, c, i) for c, i in zip(numbers, indices)]))
 
 
-def test_pick_examples_agrees_across_loaders_up_to_the_last_example(small):
-    images, labels, loaders = small
+def test_pick_examples_agrees_across_loaders_up_to_the_last_example(random_loaders):
+    images, labels, loaders = random_loaders
     last = [int((labels == c).sum()) - 1 for c in range(9)]
     picks = [d2l.pick_examples(loaders[kind], list(range(9)), last) for kind in KINDS]
     expected = torch.stack([_nth(images, labels, c, i) for c, i in enumerate(last)])
@@ -131,16 +131,16 @@ def test_pick_examples_agrees_across_loaders_up_to_the_last_example(small):
         assert torch.equal(X, expected) and titles == picks[0][1]
 
 
-def test_pick_examples_defaults_to_the_first_example(small):
-    images, labels, loaders = small
+def test_pick_examples_defaults_to_the_first_example(random_loaders):
+    images, labels, loaders = random_loaders
     X, titles = d2l.pick_examples(loaders["list"], "sandal")
     assert titles == ["sandal #0"] and torch.equal(X[0], _nth(images, labels, 5, 0))
     X, titles = d2l.pick_examples(loaders["list"], 2, names=list("abcdefghij"))
     assert titles == ["c #0"] and torch.equal(X[0], _nth(images, labels, 2, 0))
 
 
-def test_pick_examples_stops_reading_once_everything_is_found(small):
-    images, labels, loaders = small
+def test_pick_examples_stops_reading_once_everything_is_found(random_loaders):
+    images, labels, loaders = random_loaders
     batches = Counting(loaders["list"])
     first_two = labels[:100]
     cls = int(first_two[60])  # an example in the second batch of 50
@@ -149,8 +149,8 @@ def test_pick_examples_stops_reading_once_everything_is_found(small):
     assert batches.read == 2 and torch.equal(X[0], images[60])
 
 
-def test_pick_examples_reads_the_course_loaders_in_their_stored_order(small):
-    images, labels, _ = small
+def test_pick_examples_reads_the_course_loaders_in_their_stored_order(random_loaders):
+    images, labels, _ = random_loaders
     shuffled = d2l.TensorBatches(images, labels, 64, shuffle=True)
     state = torch.get_rng_state()
     X, _ = d2l.pick_examples(shuffled, ["pullover", "dress"], [3, 9])
@@ -158,8 +158,8 @@ def test_pick_examples_reads_the_course_loaders_in_their_stored_order(small):
     assert torch.equal(X, torch.stack([_nth(images, labels, 2, 3), _nth(images, labels, 3, 9)]))
 
 
-def test_pick_examples_resizes_like_the_loader(small):
-    images, labels, _ = small
+def test_pick_examples_resizes_like_the_loader(random_loaders):
+    images, labels, _ = random_loaders
     X, _ = d2l.pick_examples(d2l.TensorBatches(images, labels, 64, resize=32), ["coat"], [2])
     expected = F.interpolate(_nth(images, labels, 4, 2)[None], size=(32, 32), mode="bilinear", antialias=True,
                              align_corners=False)
@@ -167,8 +167,8 @@ def test_pick_examples_resizes_like_the_loader(small):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_class_counts_match_bincount(small, kind):
-    _, labels, loaders = small
+def test_class_counts_match_bincount(random_loaders, kind):
+    _, labels, loaders = random_loaders
     counts = d2l.class_counts(loaders[kind])
     assert counts == torch.bincount(labels, minlength=10).tolist() and counts[9] == 0
     assert d2l.class_counts(loaders[kind], num_classes=12) == counts + [0, 0]
@@ -182,15 +182,15 @@ def test_class_counts_match_bincount(small, kind):
     (([True],), "class must be a name or a number from 0 to 9, got True"),
     ((["ankle boot"],), "this data has no examples of class 'ankle boot'"),
 ])
-def test_pick_examples_explains_bad_choices(small, kind, args, match):
+def test_pick_examples_explains_bad_choices(random_loaders, kind, args, match):
     with pytest.raises(ValueError, match=f"^{match}$"):
-        d2l.pick_examples(small[2][kind], *args)
+        d2l.pick_examples(random_loaders[2][kind], *args)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("index", [-1, True, 1.0, 10_000])
-def test_pick_examples_explains_bad_indices_with_the_class_count(small, kind, index):
-    _, labels, loaders = small
+def test_pick_examples_explains_bad_indices_with_the_class_count(random_loaders, kind, index):
+    _, labels, loaders = random_loaders
     n = int((labels == 4).sum())
     match = rf"index for class 'coat' must be an int from 0 to {n - 1} \(this data has {n} examples of it\), got "
     with pytest.raises(ValueError, match=match + repr(index)):
@@ -377,15 +377,15 @@ def test_feature_map_explorer_bounds_each_index_by_its_class_count(fashion, draw
     images, labels = test_iter.images[:400][keep], test_iter.labels[:400][keep]
     batches = [(images[i:i + 64], labels[i:i + 64]) for i in range(0, len(labels), 64)]
     counts = torch.bincount(labels, minlength=10).tolist()
-    small, large = sorted(range(9), key=counts.__getitem__)[::8]
+    random_loaders, large = sorted(range(9), key=counts.__getitem__)[::8]
     panel = d2l.feature_map_explorer(d2l.lenet(), batches, classes=[large], names=NAMES)
     ((kind, index),), out = _parts(panel)
     assert kind.value == NAMES[large] and index.max == counts[large] - 1
     index.value = counts[large] - 1
-    kind.value = NAMES[small]  # fewer examples: the index is clamped to the last one, and drawn once
-    assert index.max == index.value == counts[small] - 1 and len(drawn) == 3
-    assert _shown(drawn[-1])[0] == [f"{NAMES[small]} #{counts[small] - 1}"]
-    assert torch.equal(_shown(drawn[-1])[1][0], _nth(images, labels, small, counts[small] - 1)[0])
+    kind.value = NAMES[random_loaders]  # fewer examples: the index is clamped to the last one, and drawn once
+    assert index.max == index.value == counts[random_loaders] - 1 and len(drawn) == 3
+    assert _shown(drawn[-1])[0] == [f"{NAMES[random_loaders]} #{counts[random_loaders] - 1}"]
+    assert torch.equal(_shown(drawn[-1])[1][0], _nth(images, labels, random_loaders, counts[random_loaders] - 1)[0])
     kind.value = "ankle boot"
     assert index.max == index.value == 0 and len(drawn) == 3
     assert out.outputs == ({"output_type": "stream", "name": "stderr",
@@ -442,8 +442,8 @@ class Holder:
         raise AssertionError("read through its tensors, not its batches")
 
 
-def test_a_loader_holding_images_and_labels_is_read_through_them(small):
-    images, labels, _ = small
+def test_a_loader_holding_images_and_labels_is_read_through_them(random_loaders):
+    images, labels, _ = random_loaders
     holder = Holder(images, labels)
     assert d2l.class_counts(holder) == torch.bincount(labels, minlength=10).tolist()
     X, _ = d2l.pick_examples(holder, ["coat"], [3])
@@ -451,9 +451,9 @@ def test_a_loader_holding_images_and_labels_is_read_through_them(small):
 
 
 @pytest.mark.parametrize("cls", [-1, 10, 2.0])
-def test_class_numbers_outside_the_names_are_refused(small, cls):
+def test_class_numbers_outside_the_names_are_refused(random_loaders, cls):
     with pytest.raises(ValueError, match=rf"^class must be a name or a number from 0 to 9, got {re.escape(repr(cls))}$"):
-        d2l.pick_examples(small[2]["list"], [cls])
+        d2l.pick_examples(random_loaders[2]["list"], [cls])
 
 
 @pytest.mark.parametrize("bad", [True, 2.0, -3])
@@ -471,8 +471,8 @@ class NoFloatCopy(d2l.TensorBatches):
         raise AssertionError("read stored_images instead")
 
 
-def test_the_course_loaders_are_read_without_a_float_copy(small):
-    images, labels, _ = small
+def test_the_course_loaders_are_read_without_a_float_copy(random_loaders):
+    images, labels, _ = random_loaders
     pixels = (images * 255).round().to(torch.uint8)
     loader = NoFloatCopy(pixels, labels, 64)
     assert d2l.class_counts(loader) == torch.bincount(labels, minlength=10).tolist()
@@ -480,9 +480,9 @@ def test_the_course_loaders_are_read_without_a_float_copy(small):
     assert torch.equal(X[0], _nth(pixels, labels, 4, 1).float() / 255)
 
 
-def test_feature_map_explorer_uses_the_class_names_it_is_given(small, drawn):
+def test_feature_map_explorer_uses_the_class_names_it_is_given(random_loaders, drawn):
     pytest.importorskip("ipywidgets")
-    images, labels = small[0], small[1]
+    images, labels = random_loaders[0], random_loaders[1]
     digits = [str(k) for k in range(10)]
     panel = d2l.feature_map_explorer(d2l.lenet(), [(images, labels)], classes=["3"], names=digits)
     ((kind, index),), _ = _parts(panel)

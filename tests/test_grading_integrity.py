@@ -19,7 +19,7 @@ import time
 import nbformat
 import pytest
 
-from conftest import REPO, require
+from conftest import REPO, skip_if_missing
 
 sys.path.insert(0, str(REPO))
 from tools.instructor import release as release_tool  # noqa: E402
@@ -141,7 +141,7 @@ def _left_behind() -> list[str]:
 def graded(tmp_path_factory):
     """Build the releases, hand in an honest class and a hostile one, grade everyone on 2,000 examples per split."""
     problem = sandbox.problem()
-    require(problem and f"the grading sandbox cannot run here: {problem}")
+    skip_if_missing(problem and f"the grading sandbox cannot run here: {problem}")
     out = tmp_path_factory.mktemp("integrity")
     result = subprocess.run([sys.executable, str(REPO / "tools" / "instructor" / "release.py"), "build", "--out", str(out)],
                             capture_output=True, text=True, timeout=600)

@@ -12,14 +12,6 @@ from d2l_local.exercises import recipes
 chapter = importlib.import_module("d2l_local.saved.lenet")  # the module (d2l_local.saved.lenet is the function)
 
 
-@pytest.fixture(scope="module")
-def small(fashion):
-    """512 training and 256 test examples of the real data, in batches of 128."""
-    train, test = fashion
-    return (d2l.TensorBatches(train.stored_images[:512], train.labels[:512], 128, shuffle=True),
-            d2l.TensorBatches(test.stored_images[:256], test.labels[:256], 128))
-
-
 # --- Recipe -------------------------------------------------------------------------------------------
 
 def test_recipe_defaults_are_the_chapters():

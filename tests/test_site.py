@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 import browser_helpers as bh
-from conftest import REPO, require
+from conftest import REPO, skip_if_missing
 
 sys.path.insert(0, str(REPO))
 from website import build_site as site  # noqa: E402
@@ -247,7 +247,7 @@ def test_main_reports_the_site_or_what_went_wrong(tmp_path, monkeypatch, capsys)
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The site, built by the README's command into a temporary folder."""
-    require("Jupyter Book is not installed (pip install -r requirements-site.txt)"
+    skip_if_missing("Jupyter Book is not installed (pip install -r requirements-site.txt)"
             if importlib.util.find_spec("jupyter_book") is None else None)
     out = tmp_path_factory.mktemp("site") / "site"
     run = subprocess.run([sys.executable, str(REPO / "website" / "build_site.py"), "--out", str(out), "--quiet"],
@@ -274,7 +274,7 @@ def server(built):
 
 @pytest.fixture(scope="module")
 def chromium(server):
-    require(bh.missing_browser_reason())
+    skip_if_missing(bh.missing_browser_reason())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

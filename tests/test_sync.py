@@ -37,6 +37,26 @@ def test_train_ch6_stays_book_sized():
     assert len(lines) <= 35, f"train_ch6 has {len(lines)} lines; the book's loop fits in 35"
 
 
+def reading_path_lines() -> dict[str, int]:
+    """The lines a student reads to follow train_ch6: what it is made of, blank lines left out.
+
+    ``train_ch6`` and ``evaluate_accuracy_gpu`` (the chapter's cells) and ``d2l_local/training.py``
+    (what train_ch6 keeps while it trains). The other helpers it calls are each explained by the
+    comment on their line: the safety nets (``check_device``, ``check_classifier``, safety.py) and
+    the book's ``Animator``.
+    """
+    def non_blank(text: str) -> int:
+        return sum(1 for line in text.splitlines() if line.strip())
+    return {"train_ch6": non_blank(inspect.getsource(d2l_local.train_ch6)),
+            "evaluate_accuracy_gpu": non_blank(inspect.getsource(d2l_local.evaluate_accuracy_gpu)),
+            "training.py": non_blank((REPO / "d2l_local" / "training.py").read_text(encoding="utf-8"))}
+
+
+def test_the_chapters_reading_path_stays_short():
+    lines = reading_path_lines()
+    assert sum(lines.values()) <= 150, f"the reading path from train_ch6 is {lines}: keep it under 150 lines"
+
+
 @pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: p.stem)
 def test_exercise_saves_little_and_stands_alone(notebook):
     """At most 60 lines of #@save code, and every d2l.NAME it uses comes from the chapter or a hand-written module."""
@@ -127,6 +147,16 @@ def test_editing_d2l_local_by_hand_is_drift(code_only, capsys):
     assert sync.check() == ["d2l_local/saved/lenet.py differs from the #@save cells of the notebooks"]
     assert sync.main(["--check"]) == 1
     assert "Run: python tools/maintainer/sync_d2l_local.py" in capsys.readouterr().out
+
+
+def test_an_indentation_only_edit_is_drift(code_only):
+    """Same tokens, same behaviour, other indentation: the generated file must still match byte for byte."""
+    path = code_only / "d2l_local" / "saved" / "lenet.py"
+    text = path.read_text(encoding="utf-8")
+    assert "\n        nn.AvgPool2d(kernel_size=2, stride=2),\n" in text
+    path.write_text(text.replace("\n        nn.AvgPool2d(kernel_size=2, stride=2),\n",
+                                 "\n            nn.AvgPool2d(kernel_size=2, stride=2),\n", 1), encoding="utf-8")
+    assert sync.check() == ["d2l_local/saved/lenet.py differs from the #@save cells of the notebooks"]
 
 
 def test_a_new_saved_function_is_exported(code_only):

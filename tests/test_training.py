@@ -14,30 +14,22 @@ import d2l_local as d2l
 from d2l_local.safety import stop_summary
 
 
-def lenet(num_outputs: int = 10) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(),
-        nn.Linear(84, num_outputs))
-
-
 @pytest.fixture(scope="module")
-def small(data_root):
+def small_1024(data_root):
     """1024 training and 512 test examples of the real data: 8 and 2 batches of 128 and 256."""
     train_iter, test_iter = d2l.load_data_fashion_mnist(256, root=data_root)
     return (d2l.TensorBatches(train_iter.stored_images[:1024], train_iter.labels[:1024], 128, shuffle=True),
             d2l.TensorBatches(test_iter.stored_images[:512], test_iter.labels[:512], 256))
 
 
-def test_history_records_every_plot_point_and_epoch(small, capsys):
-    net = lenet()
-    history = d2l.train_ch6(net, *small, num_epochs=2, lr=0.9, device="cpu")
+def test_history_records_every_plot_point_and_epoch(small_1024, capsys):
+    net = d2l.lenet()
+    history = d2l.train_ch6(net, *small_1024, num_epochs=2, lr=0.9, device="cpu")
     assert history.status == "finished" and d2l.last_history() is history and history.device == "cpu"
     assert history.steps == 16 and history.examples == 2 * 1024
     assert history.epoch == pytest.approx([i / 8 for i in range(1, 17)])  # 8 batches: plot after each
     with torch.no_grad():  # the trained net's own test accuracy, counted here
-        right = sum(int((net.eval()(X).argmax(dim=1) == y).sum()) for X, y in small[1])
+        right = sum(int((net.eval()(X).argmax(dim=1) == y).sum()) for X, y in small_1024[1])
     assert len(history.test_acc) == 2 and history.test_acc[-1] == right / 512
     out = capsys.readouterr().out
     assert "<Figure" not in out
@@ -53,7 +45,7 @@ def _hand_trained(train_batches, test_batches, num_epochs, lr, reads):
     example-weighted mean loss and the accuracy of the epoch so far (float64 on the host).
     """
     torch.manual_seed(0)
-    net = lenet()
+    net = d2l.lenet()
     for m in net.modules():
         if type(m) in (nn.Linear, nn.Conv2d):
             nn.init.xavier_uniform_(m.weight)
@@ -93,7 +85,7 @@ def test_history_equals_a_plain_training_loop_on_the_same_batches(uneven, capsys
     """Loss weighted by batch size (the last batch is smaller), accuracy, read points and test accuracy."""
     train_iter, test_iter = uneven
     torch.manual_seed(0)
-    history = d2l.train_ch6(lenet(), train_iter, test_iter, num_epochs=2, lr=0.9, device="cpu")
+    history = d2l.train_ch6(d2l.lenet(), train_iter, test_iter, num_epochs=2, lr=0.9, device="cpu")
     reads = {2, 4, 6, 8, 10, 11}  # 11 batches: a point every 11 // 5 = 2 batches, and after the last one
     points, test_acc = _hand_trained(list(train_iter), list(test_iter), 2, 0.9, reads)
     assert history.epoch == pytest.approx([x for x, _, _ in points], abs=1e-12)
@@ -113,42 +105,42 @@ def test_the_seed_decides_the_weights_and_the_batch_order(uneven):
     runs = []
     for seed in (7, 7, 8):
         d2l.set_seed(seed)
-        h = d2l.train_ch6(lenet(), shuffled, test_iter, num_epochs=1, lr=0.9, device="cpu")
+        h = d2l.train_ch6(d2l.lenet(), shuffled, test_iter, num_epochs=1, lr=0.9, device="cpu")
         runs.append((h.train_loss, h.train_acc, h.test_acc))
     assert runs[0] == runs[1] and runs[0][0] != runs[2][0]
 
 
-def test_wrong_output_shape_fails_before_training(small):
+def test_wrong_output_shape_fails_before_training(small_1024):
     net = nn.Sequential(nn.Conv2d(1, 10, kernel_size=3))  # forgot to flatten and classify
     with pytest.raises(ValueError, match=r"output has shape \(128, 10, 26, 26\).*needs \(batch, num_classes\), e\.g\. \(128, 10\)"):
-        d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cpu")
+        d2l.train_ch6(net, *small_1024, num_epochs=1, lr=0.1, device="cpu")
 
 
-def test_too_few_classes_for_the_labels(small):
+def test_too_few_classes_for_the_labels(small_1024):
     with pytest.raises(ValueError, match=r"labels run from 0 to 9, but the net scores only 5 classes"):
-        d2l.train_ch6(lenet(num_outputs=5), *small, num_epochs=1, lr=0.1, device="cpu")
+        d2l.train_ch6(d2l.lenet_variant(num_classes=5), *small_1024, num_epochs=1, lr=0.1, device="cpu")
 
 
-def test_layers_that_do_not_fit_the_input(small):
+def test_layers_that_do_not_fit_the_input(small_1024):
     net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28 * 3, 10))
     with pytest.raises(ValueError, match=r"cannot process a batch of shape \(128, 1, 28, 28\)"):
-        d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cpu")
+        d2l.train_ch6(net, *small_1024, num_epochs=1, lr=0.1, device="cpu")
 
 
-def test_float_labels_are_refused(small):
-    train_iter, test_iter = small
+def test_float_labels_are_refused(small_1024):
+    train_iter, test_iter = small_1024
     floats = d2l.TensorBatches(train_iter.images, train_iter.labels.float(), 128)
     with pytest.raises(ValueError, match="labels must be a 1-D tensor of integer class indices; got dtype torch.float32"):
-        d2l.train_ch6(lenet(), floats, test_iter, num_epochs=1, lr=0.1, device="cpu")
+        d2l.train_ch6(d2l.lenet(), floats, test_iter, num_epochs=1, lr=0.1, device="cpu")
 
 
-def test_unavailable_device_fails_before_training(small, monkeypatch):
+def test_unavailable_device_fails_before_training(small_1024, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    net = lenet()
+    net = d2l.lenet()
     with pytest.raises(d2l.DeviceUnavailableError, match="no usable CUDA GPU"):
-        d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="cuda")
+        d2l.train_ch6(net, *small_1024, num_epochs=1, lr=0.1, device="cuda")
     with pytest.raises(ValueError, match="unknown device"):
-        d2l.train_ch6(net, *small, num_epochs=1, lr=0.1, device="tpu-ish")
+        d2l.train_ch6(net, *small_1024, num_epochs=1, lr=0.1, device="tpu-ish")
     assert d2l.last_history() is None or d2l.last_history().status != "running"
 
 
@@ -169,12 +161,12 @@ class NanInEpoch:
             yield X, y
 
 
-def test_nan_loss_stops_within_the_epoch_and_names_it(small, capsys):
-    train_iter, test_iter = small
+def test_nan_loss_stops_within_the_epoch_and_names_it(small_1024, capsys):
+    train_iter, test_iter = small_1024
     data = NanInEpoch(train_iter, epoch=1, batch=4)
     data.epochs_started = -2  # train_ch6's dry run takes one batch first
     with pytest.raises(d2l.NonFiniteLossError, match=r"became nan in epoch 2, batch 5 of 8.*learning rate"):
-        d2l.train_ch6(lenet(), data, test_iter, num_epochs=5, lr=0.9, device="cpu")
+        d2l.train_ch6(d2l.lenet(), data, test_iter, num_epochs=5, lr=0.9, device="cpu")
     history = d2l.last_history()
     assert history.status == "diverged"
     assert len(history.test_acc) == 1  # epoch 1 completed, epoch 2 did not
@@ -183,17 +175,17 @@ def test_nan_loss_stops_within_the_epoch_and_names_it(small, capsys):
     assert "Training diverged: 1 of 5 epochs" in out and "create the net again" in out
 
 
-def test_huge_learning_rate_diverges_with_a_clear_message(small):
+def test_huge_learning_rate_diverges_with_a_clear_message(small_1024):
     d2l.set_seed(0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
     with pytest.raises(d2l.NonFiniteLossError, match=r"in epoch 1, batch \d+ of 8.*too large"):
-        d2l.train_ch6(net, *small, num_epochs=3, lr=1e6, device="cpu")
+        d2l.train_ch6(net, *small_1024, num_epochs=3, lr=1e6, device="cpu")
     assert d2l.last_history().test_acc == []
 
 
-def test_interrupt_stops_at_a_step_boundary_and_propagates(small, capsys):
+def test_interrupt_stops_at_a_step_boundary_and_propagates(small_1024, capsys):
     """A real SIGINT arrives in the middle of step 3; step 3 completes, then training stops."""
-    net = lenet()
+    net = d2l.lenet()
     snapshots, steps = [], {"forward": 0}
 
     def interrupt_during_step_3(module, inputs):
@@ -214,7 +206,7 @@ def test_interrupt_stops_at_a_step_boundary_and_propagates(small, capsys):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(torch.optim, "SGD", recording_sgd)
         with pytest.raises(KeyboardInterrupt, match="^training stopped after a completed step$"):
-            d2l.train_ch6(net, *small, num_epochs=3, lr=0.9, device="cpu")
+            d2l.train_ch6(net, *small_1024, num_epochs=3, lr=0.9, device="cpu")
     assert signal.getsignal(signal.SIGINT) is handler_before
     history = d2l.last_history()
     assert history.status == "interrupted" and history.steps == 3 == len(snapshots)
@@ -226,14 +218,14 @@ def test_interrupt_stops_at_a_step_boundary_and_propagates(small, capsys):
     assert "d2l.last_history()" in out
 
 
-def test_nan_stops_at_the_step_that_made_it_on_the_cpu(small, capsys):
+def test_nan_stops_at_the_step_that_made_it_on_the_cpu(small_1024, capsys):
     """32 batches, a plot every 6: the nan from batch 3 stops training at once, not at the next plot."""
-    train_iter, test_iter = small
+    train_iter, test_iter = small_1024
     fine = d2l.TensorBatches(train_iter.images, train_iter.labels, 32)
     data = NanInEpoch(fine, epoch=0, batch=2)
     data.epochs_started = -2  # train_ch6's dry run takes one batch first
     with pytest.raises(d2l.NonFiniteLossError, match=r"became nan in epoch 1, batch 3 of 32"):
-        d2l.train_ch6(lenet(), data, test_iter, num_epochs=1, lr=0.9, device="cpu")
+        d2l.train_ch6(d2l.lenet(), data, test_iter, num_epochs=1, lr=0.9, device="cpu")
     assert d2l.last_history().steps == 2
 
 
@@ -253,6 +245,52 @@ def test_on_a_gpu_nan_waits_for_the_next_read():
         assert run.history.steps == 2
         with pytest.raises(d2l.NonFiniteLossError, match="became nan in epoch 1, batch 2 of 4"):
             run.read()
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")], ids=["inf", "-inf", "nan"])
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_an_infinite_loss_stops_training_as_nan_does(bad, device):
+    """On the CPU at the step that made it, on a GPU at the next read: inf and -inf as well as nan."""
+    y_hat, y = torch.zeros(2, 10), torch.tensor([0, 1])
+    with pytest.raises(d2l.NonFiniteLossError, match=rf"became {bad} in epoch 1, batch 2 of 4"):
+        with _run_on(device) as run:
+            run.add_batch(torch.tensor(1.0), y_hat, y)
+            run.add_batch(torch.tensor(bad), y_hat, y)
+            assert device == "cuda", "the CPU must stop at the step"
+            run.read()
+    assert run.history.status == "diverged" and run.history.steps == (1 if device == "cpu" else 2)
+    assert run.history.train_loss == []  # the bad point never reached the history
+
+
+def test_the_live_plot_shows_the_runs_own_numbers(small_1024, monkeypatch):
+    """What train_ch6 plots is what it records: every train point and every test accuracy, on the right x."""
+    made = []
+
+    class Recorded(d2l.Animator):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(d2l, "Animator", Recorded)
+    history = d2l.train_ch6(d2l.lenet(), *small_1024, num_epochs=2, lr=0.9, device="cpu")
+    (plot,) = made
+    assert (plot.xlabel, plot.xlim, plot.legend) == ("epoch", [1, 2], ["train loss", "train acc", "test acc"])
+    assert plot.X[0] == plot.X[1] == history.epoch
+    assert plot.Y[0] == history.train_loss and plot.Y[1] == history.train_acc
+    assert plot.X[2] == [1.0, 2.0] and plot.Y[2] == history.test_acc
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluate_accuracy_gpu_counts_in_eval_mode_and_restores_the_mode(training):
+    """A dropout of 0.9 would scramble the predictions in training mode; the count must be of eval mode's."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Dropout(0.9), nn.Linear(4, 3))
+    X = torch.randn(50, 1, 2, 2)
+    with torch.no_grad():
+        y = net.eval()(X).argmax(dim=1)
+    net.train(training)
+    assert d2l.evaluate_accuracy_gpu(net, [(X[:20], y[:20]), (X[20:], y[20:])]) == 1.0
+    assert net.training is training and net[1].training is training
 
 
 def test_read_gives_example_weighted_means_and_records_the_point():

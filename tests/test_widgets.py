@@ -10,14 +10,6 @@ from d2l_local.exercises import widgets as panels
 widgets = pytest.importorskip("ipywidgets")
 
 
-@pytest.fixture(scope="module")
-def small(fashion):
-    """512 training and 256 test examples of the real data, in batches of 128."""
-    train, test = fashion
-    return (d2l.TensorBatches(train.stored_images[:512], train.labels[:512], 128, shuffle=True),
-            d2l.TensorBatches(test.stored_images[:256], test.labels[:256], 128))
-
-
 def controls(panel):
     """The panel's controls by their description (the Train button included)."""
     return {w.description: w for box in panel.children[0].children for w in box.children}

@@ -5,14 +5,14 @@ import sys
 
 import pytest
 
-from conftest import REPO, require
+from conftest import REPO, skip_if_missing
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 
 
 def _need_validator() -> None:
     """check-jsonschema (requirements-test.txt): skip without it, but never under CI."""
-    require("check-jsonschema is not installed (pip install -r requirements-test.txt)"
+    skip_if_missing("check-jsonschema is not installed (pip install -r requirements-test.txt)"
             if importlib.util.find_spec("check_jsonschema") is None else None)
 
 

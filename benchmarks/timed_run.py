@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
+
+from d2l_local import lenet  # noqa: F401  (the chapter's LeNet, as the notebook saves it: both paths train it)
 
 BATCH_SIZE = 256
 LR = 0.9
@@ -41,19 +42,6 @@ class RunResult:
     def examples_per_sec(self) -> float:
         """Training examples per second of end-to-end wall time."""
         return self.train_examples / self.seconds
-
-
-def lenet() -> nn.Sequential:
-    """The chapter's LeNet, layer for layer as in ``notebooks/en/lenet.ipynb``."""
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.Sigmoid(),
-        nn.Linear(84, 10))
 
 
 def synchronize(device: torch.device) -> None:

@@ -12,14 +12,14 @@ from unittest import mock
 
 import d2l_local as d2l
 from d2l_local import datasets as d2l_datasets
-from runs import BATCH_SIZE, LR, RunConfig, RunResult, lenet, synchronize
+from timed_run import BATCH_SIZE, LR, RunConfig, RunResult, lenet, synchronize
 
 
 def discard_display(*objs: object, **kwargs: object) -> None:
     """Stand-in for IPython's ``display`` outside a kernel: the image is already rendered, drop it."""
 
 
-def run_ours(cfg: RunConfig) -> RunResult:
+def run_course_path(cfg: RunConfig) -> RunResult:
     """One timed run of ``d2l_local``'s loader and ``train_ch6``, plotting as in a notebook."""
     d2l.set_seed(cfg.seed)
     net = lenet()
