@@ -335,6 +335,7 @@ def test_a_notebook_that_runs_too_long_is_stopped(graded):
 
 sys.path.insert(0, str(REPO))  # the tools as the package tools/, the name mutmut gives their mutants
 from tools.instructor import release as release_tool  # noqa: E402
+from tools.instructor.grading import verdicts  # noqa: E402
 
 
 def _cell(kind: str, *tags: str) -> nbformat.NotebookNode:
@@ -411,12 +412,31 @@ def _write_course(root, cells_by_language: dict[str, list[dict]]):
     return notebooks
 
 
+@pytest.fixture(autouse=True)
+def small_course_is_judged(monkeypatch):
+    """The small course's check cell has a verdict, as build requires of every check cell."""
+    monkeypatch.setitem(verdicts.QUESTIONS, "ex", SMALL_VERDICTS)
+
+
+SMALL_VERDICTS = {"check-1": ("1", lambda answers: None)}
+
+
 @pytest.fixture(scope="module")
 def small_release(tmp_path_factory):
     root = tmp_path_factory.mktemp("small")
     notebooks = _write_course(root, {language: SMALL for language in LANGUAGES})
-    totals = release_tool.build(root / "out", notebooks)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(verdicts.QUESTIONS, "ex", SMALL_VERDICTS)
+        totals = release_tool.build(root / "out", notebooks)
     return notebooks, root / "out", totals
+
+
+def test_a_check_cell_without_a_verdict_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setitem(verdicts.QUESTIONS, "ex", {})
+    notebooks = _write_course(tmp_path, {language: SMALL for language in LANGUAGES})
+    with pytest.raises(ValueError, match=r"^en/ex\.ipynb: no verdict for the check cell\(s\) 'check-1': add one to "
+                                         r"QUESTIONS in tools/instructor/grading/verdicts\.py"):
+        release_tool.build(tmp_path / "out", notebooks)
 
 
 def test_small_course_student_release_against_the_raw_json(small_release):

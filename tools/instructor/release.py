@@ -186,6 +186,21 @@ def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def refuse_unjudged_checks(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Raise ``ValueError`` for a check cell with no verdict in ``verdicts.QUESTIONS``.
+
+    Without a verdict judged outside the student's kernel, the kernel itself would decide the
+    cell's points, and a student could give them to themselves.
+    """
+    judged = verdicts.QUESTIONS.get(path.stem, {})
+    unjudged = [cell.get("id") for cell in nb.cells
+                if "check" in cell.metadata.get("tags", []) and cell.get("id") not in judged]
+    if unjudged:
+        raise ValueError(f"{path.parent.name}/{path.name}: no verdict for the check cell(s) "
+                         f"{', '.join(map(repr, unjudged))}: add one to QUESTIONS in "
+                         f"tools/instructor/grading/verdicts.py (docs/maintainers.md, 'Adding an exercise')")
+
+
 def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = DEFAULT_TIMEOUT) -> dict[str, dict[str, int]]:
     """Write the instructor edition, nbgrader's course folder and the student release; return points per notebook."""
     if out.exists():
@@ -203,6 +218,7 @@ def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = DEFAULT_TIMEOUT
         for path in sources:
             shutil.copy2(path, instructor / path.name)
             nb = nbformat.read(path, as_version=4)
+            refuse_unjudged_checks(nb, path)
             totals.setdefault(language, {})[path.stem] = to_source(nb)
             nbformat.write(nb, source / path.name)
         (course / "nbgrader_config.py").write_text(CONFIG.format(

@@ -4,7 +4,7 @@
     python tools/maintainer/mutation_score.py --sample 0.15 --seed 14 PATTERN...   # names of a random sample, for `mutmut run`
 
 Reads mutmut's results (``mutants/**/*.meta``) and the survivors judged equivalent, listed in
-tests/README.md as lines ``- `MUTANT_NAME`: reason``. A timeout counts as killed (the tests
+equivalent_mutants.md beside this tool as lines ``- `MUTANT_NAME`: reason``. A timeout counts as killed (the tests
 noticed); a mutant no quick-tier test reaches ("no tests") counts as a survivor; mutants that
 were not run are reported and left out of the score. When only some mutants of a module
 were run (a random sample, see ``--sample``), the estimate for all mutants weights each
@@ -22,16 +22,16 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "tests" / "README.md"
+LEDGER = Path(__file__).resolve().parent / "equivalent_mutants.md"
 TIMEOUTS = {24, -24, 36, 152, 255}  # mutmut's exit codes for a worker stopped at its time limit
 KILLED = {1, 3} | TIMEOUTS  # failed tests, pytest's internal error, timeouts
 SURVIVED = {0, 5, 33}  # tests passed, or no test reached the mutant
 EQUIVALENT = re.compile(r"^- `([\w.ǁ]+__mutmut_\d+)`: \S")
 
 
-def equivalent_mutants(readme: Path = README) -> set[str]:
-    """The mutant names listed as equivalent in tests/README.md."""
-    return {m.group(1) for line in readme.read_text(encoding="utf-8").splitlines() if (m := EQUIVALENT.match(line))}
+def equivalent_mutants(ledger: Path = LEDGER) -> set[str]:
+    """The mutant names listed as equivalent in equivalent_mutants.md."""
+    return {m.group(1) for line in ledger.read_text(encoding="utf-8").splitlines() if (m := EQUIVALENT.match(line))}
 
 
 def results(root: Path = REPO / "mutants") -> dict[str, dict[str, int | None]]:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     equivalent = equivalent_mutants()
     by_file = results()
     if not by_file:
-        print("no results: run `mutmut run` first (see tests/README.md)")
+        print("no results: run `mutmut run` first (see docs/maintainers.md)")
         return 1
     totals: Counter[str] = Counter()
     rates: list[tuple[int, float]] = []  # (mutants, killed fraction) of each module with mutants run
