@@ -138,8 +138,8 @@ def reference_train(net: nn.Module, train_iter: Batches, test_iter: Batches, num
         for i, (X, y) in enumerate(train_iter):
             tic = time.perf_counter()
             waiting += tic - asked
-            optimizer.zero_grad()
             X, y = X.to(device), y.to(device)
+            optimizer.zero_grad()
             y_hat = net(X)
             l = loss(y_hat, y)
             l.backward()

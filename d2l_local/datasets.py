@@ -162,12 +162,15 @@ def candidate_folders(spec: DatasetSpec, root: str | os.PathLike | None) -> list
     return places
 
 
+def chosen_folder(given: str | os.PathLike | None, env_var: str, default: Path) -> Path:
+    """``given`` if there is one, else the folder that ``$env_var`` names, else ``default`` (``~`` expanded)."""
+    chosen = given if given is not None else os.environ.get(env_var) or default
+    return Path(chosen).expanduser()
+
+
 def download_target(root: str | os.PathLike | None) -> Path:
     """The writable data root a download goes to: ``root``, else ``$D2L_DATA_DIR``, else the default."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env).expanduser() if env else DEFAULT_DATA_DIR
+    return chosen_folder(root, DATA_DIR_ENV, DEFAULT_DATA_DIR)
 
 
 def _read_idx_bytes(path: Path) -> bytes:

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..datasets import default_folder
+from ..datasets import chosen_folder, default_folder
 from .recipes import Recipe
 
 WORK_DIR_ENV = 'D2L_WORK_DIR'
@@ -33,10 +33,7 @@ Fallback = tuple[str, Callable[[], tuple[nn.Module, Recipe]]]
 
 def work_dir(folder: str | os.PathLike | None = None) -> Path:
     """The folder for saved networks: ``folder`` if given, else $D2L_WORK_DIR, else ``DEFAULT_WORK_DIR``."""
-    if folder is not None:
-        return Path(folder).expanduser()
-    env = os.environ.get(WORK_DIR_ENV)
-    return Path(env).expanduser() if env else DEFAULT_WORK_DIR
+    return chosen_folder(folder, WORK_DIR_ENV, DEFAULT_WORK_DIR)
 
 
 def _path(name: str, folder: str | os.PathLike | None) -> Path:
