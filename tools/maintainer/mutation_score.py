@@ -29,13 +29,15 @@ SURVIVED = {0, 5, 33}  # tests passed, or no test reached the mutant
 EQUIVALENT = re.compile(r"^- `([\w.ǁ]+__mutmut_\d+)`: \S")
 
 
-def equivalent_mutants(ledger: Path = LEDGER) -> set[str]:
-    """The mutant names listed as equivalent in equivalent_mutants.md."""
+def equivalent_mutants(ledger: Path | None = None) -> set[str]:
+    """The mutant names listed as equivalent in ``ledger`` (default: equivalent_mutants.md)."""
+    ledger = ledger or LEDGER
     return {m.group(1) for line in ledger.read_text(encoding="utf-8").splitlines() if (m := EQUIVALENT.match(line))}
 
 
-def results(root: Path = REPO / "mutants") -> dict[str, dict[str, int | None]]:
-    """Exit code by mutant name, per source file, from mutmut's meta files."""
+def results(root: Path | None = None) -> dict[str, dict[str, int | None]]:
+    """Exit code by mutant name, per source file, from mutmut's meta files (default: the checkout's mutants/)."""
+    root = root or REPO / "mutants"
     return {meta.relative_to(root).as_posix().removesuffix(".meta"):
             json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
             for meta in sorted(root.rglob("*.py.meta"))}
