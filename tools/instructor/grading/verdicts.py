@@ -2,7 +2,7 @@
 
     python -m tools.instructor.grading.verdicts NOTEBOOK ANSWERS_DIR    # prints {check cell id: {"right", "message"}} as JSON
 
-A graded notebook's check cells export their answers as data (``d2l_local.grading``); this
+A graded notebook's check cells export their answers as data (``d2l_local.exercises.grading``); this
 process rebuilds them without running any of the student's code and judges them with the
 same public checks the student saw, plus what only a fresh process can confirm: a trained
 network's accuracy measured again on the real test split, the data set a run used, and that
