@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -53,6 +54,8 @@ def reading_path_lines() -> dict[str, int]:
 
 
 def test_the_chapters_reading_path_stays_short():
+    if "MUTANT_UNDER_TEST" in os.environ:
+        pytest.skip("under mutmut, training.py is its instrumented copy, not the code a student reads")
     lines = reading_path_lines()
     assert sum(lines.values()) <= 150, f"the reading path from train_ch6 is {lines}: keep it under 150 lines"
 
