@@ -94,6 +94,7 @@ def course(tmp_path_factory):
     copy = tmp_path_factory.mktemp("add_exercise")
     for folder in ("notebooks", "d2l_local", "tools"):
         shutil.copytree(REPO / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", copy)  # the project's settings (mutmut reads them in a mutated copy)
     return copy
 
 
