@@ -1,7 +1,9 @@
 """Comparing runs: plots and tables of histories, labels, explore_run, runs_table and sweep."""
+import importlib
 import re
 
 import pytest
+import torch
 from matplotlib.figure import Figure
 
 import d2l_local as d2l
@@ -286,6 +288,16 @@ def test_train_seeds_shows_what_was_printed_when_a_run_fails(small, capsys):
     with pytest.raises(ValueError, match=r"but the net scores only 5 classes"):
         d2l.train_seeds(too_few_outputs, train, test, 1, 0.9, seeds=[0], device="cpu")
     assert capsys.readouterr().out == "training on cpu\n"
+
+
+def test_train_seeds_trains_on_the_device_asked_for(small, monkeypatch):
+    """The device given, checked, reaches train_ch6 (not the best device this machine has)."""
+    seen = []
+    saved = importlib.import_module("d2l_local.saved.lenet")  # the module; d2l_local.saved.lenet is the function
+    monkeypatch.setattr(saved, "train_ch6", lambda *args: seen.append(args[5]) or d2l.TrainHistory(1, "x"))
+    monkeypatch.setattr(importlib.import_module("d2l_local.devices"), "try_gpu", lambda i=0: torch.device("meta"))
+    d2l.train_seeds(d2l.lenet, *small, 1, 0.9, seeds=[0, 1], device="cpu")
+    assert seen == [torch.device("cpu")] * 2
 
 
 def test_seeds_table_refuses_an_unfinished_run():

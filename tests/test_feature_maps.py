@@ -377,15 +377,15 @@ def test_feature_map_explorer_bounds_each_index_by_its_class_count(fashion, draw
     images, labels = test_iter.images[:400][keep], test_iter.labels[:400][keep]
     batches = [(images[i:i + 64], labels[i:i + 64]) for i in range(0, len(labels), 64)]
     counts = torch.bincount(labels, minlength=10).tolist()
-    random_loaders, large = sorted(range(9), key=counts.__getitem__)[::8]
+    small, large = sorted(range(9), key=counts.__getitem__)[::8]
     panel = d2l.feature_map_explorer(d2l.lenet(), batches, classes=[large], names=NAMES)
     ((kind, index),), out = _parts(panel)
     assert kind.value == NAMES[large] and index.max == counts[large] - 1
     index.value = counts[large] - 1
-    kind.value = NAMES[random_loaders]  # fewer examples: the index is clamped to the last one, and drawn once
-    assert index.max == index.value == counts[random_loaders] - 1 and len(drawn) == 3
-    assert _shown(drawn[-1])[0] == [f"{NAMES[random_loaders]} #{counts[random_loaders] - 1}"]
-    assert torch.equal(_shown(drawn[-1])[1][0], _nth(images, labels, random_loaders, counts[random_loaders] - 1)[0])
+    kind.value = NAMES[small]  # fewer examples: the index is clamped to the last one, and drawn once
+    assert index.max == index.value == counts[small] - 1 and len(drawn) == 3
+    assert _shown(drawn[-1])[0] == [f"{NAMES[small]} #{counts[small] - 1}"]
+    assert torch.equal(_shown(drawn[-1])[1][0], _nth(images, labels, small, counts[small] - 1)[0])
     kind.value = "ankle boot"
     assert index.max == index.value == 0 and len(drawn) == 3
     assert out.outputs == ({"output_type": "stream", "name": "stderr",

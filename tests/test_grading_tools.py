@@ -231,3 +231,56 @@ def test_a_network_with_named_layers_comes_back_with_its_names(tmp_path, monkeyp
     assert torch.equal(net(X), back(X))
     with pytest.raises(grading.AnswerError, match="not a layer name: 'a.b'"):
         grading.rebuild_net([{'type': 'ReLU', 'name': 'a.b'}])
+
+
+def test_the_system_folders_are_there_as_links_or_read_only(tmp_path):
+    args = sandbox.mounts([], [])
+    for top in ('/bin', '/lib', '/sbin'):
+        if os.path.islink(top):
+            assert args[args.index(top) - 2:args.index(top) + 1] == ['--symlink', os.readlink(top), top]
+        else:
+            assert args[args.index(top) - 1:args.index(top) + 2] == ['--ro-bind', top, top]
+
+
+def test_prepare_replaces_a_link_to_a_folder_and_makes_missing_parents(tmp_path):
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    planted = tmp_path / 'scratch'
+    planted.symlink_to(outside)  # a link to a real folder: still not the grader's folder
+    assert sandbox.prepare(planted) == planted and planted.is_dir() and not planted.is_symlink()
+    nested = sandbox.prepare(tmp_path / 'a' / 'b' / 'c')
+    assert nested.is_dir()
+
+
+@pytest.mark.parametrize('root', [True, False])
+def test_the_kernel_spec_starts_ipykernel_with_the_caches_at_home(tmp_path, monkeypatch, root):
+    monkeypatch.setattr(sandbox, 'as_root', lambda: root)
+    argv = sandbox.kernel_spec([], [tmp_path], tmp_path / 'home', {})['argv']
+    setenv = {argv[i + 1]: argv[i + 2] for i, arg in enumerate(argv) if arg == '--setenv'}
+    assert {key: setenv[key] for key in ('HOME', 'TMPDIR', 'MPLCONFIGDIR', 'XDG_CACHE_HOME')} == \
+        dict.fromkeys(('HOME', 'TMPDIR', 'MPLCONFIGDIR', 'XDG_CACHE_HOME'), str(tmp_path / 'home'))
+    if root:
+        kept = [argv[i + 1] for i, arg in enumerate(argv) if arg == '--cap-add']
+        assert kept == [f'CAP_{cap}' for cap in ('CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'SETUID',
+                                                  'SETGID', 'SETPCAP')]
+        assert argv[argv.index('--') + 1:argv.index('--') + 3] == ['/bin/sh', '-c']
+        assert f'"{sys.executable}" -m ipykernel_launcher -f "$HOME/connection.json"' in argv[argv.index('--') + 3]
+    else:
+        assert argv[argv.index('--'):] == ['--', sys.executable, '-m', 'ipykernel_launcher', '-f',
+                                           '{connection_file}']
+
+
+def test_nested_sequentials_come_back_nested(tmp_path, monkeypatch):
+    net = nn.Sequential(nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU()), nn.Flatten(),
+                        nn.Sequential(nn.Linear(6 * 28 * 28, 10)))
+    back = _exported(tmp_path, monkeypatch, '1', net=net)['net']
+    assert [type(m) for m in back] == [nn.Sequential, nn.Flatten, nn.Sequential]
+    assert grading.describe_net(back) == grading.describe_net(net)
+    assert grading.describe_net(net)[0] == {'type': 'Sequential', 'layers': grading.describe_net(net[0])}
+    X = torch.rand(2, 1, 28, 28)
+    assert torch.equal(back(X), net(X))
+
+
+def test_a_network_that_is_not_a_list_of_layers_is_refused():
+    with pytest.raises(grading.AnswerError, match='^a network is a list of layers$'):
+        grading.rebuild_net({'type': 'Linear'})

@@ -52,3 +52,15 @@ def test_a_sample_takes_the_same_share_of_each_module_and_leaves_out_the_pattern
     assert len([n for n in names if n.startswith("a.f")]) == 10 and len([n for n in names if n.startswith("b.g")]) == 5
     assert not [n for n in names if n.startswith("b.h")] and len(set(names)) == 15
     assert tool.sample(0.5, 3, ["b.h*"]) == names  # the seed decides the sample
+
+
+def test_a_module_whose_mutants_all_survived_counts_in_the_estimate(tmp_path, monkeypatch, capsys):
+    _mutants(tmp_path, {"a.py": {"a.f__mutmut_1": 1}, "b.py": {"b.g__mutmut_1": 0, "b.g__mutmut_2": 0,
+                                                              "b.g__mutmut_3": 0}})
+    monkeypatch.setattr(tool, "REPO", tmp_path)
+    monkeypatch.setattr(tool, "LEDGER", tmp_path / "none.md")
+    (tmp_path / "none.md").write_text("", encoding="utf-8")
+    assert tool.main([]) == 0
+    out = capsys.readouterr().out
+    assert "estimate for all 4 mutants of the modules run (each module's killed fraction weighted by its " \
+           "mutants): 25.0%" in out

@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+import types
 
 from pathlib import Path
 
@@ -570,6 +572,57 @@ def _stand_in_for_nbgrader(monkeypatch):
     return calls
 
 
+def test_each_row_has_the_seconds_its_notebook_took(fake_course, monkeypatch):
+    _stand_in_for_nbgrader(monkeypatch)
+    ticks = iter(range(0, 10_000, 5))  # a clock that moves 5 s each time it is read
+    monkeypatch.setattr(release_tool, "time", types.SimpleNamespace(time=time.time, monotonic=lambda: next(ticks)))
+    rows = release_tool.grade(fake_course, "lenet-en", timeout=42)
+    assert {(r.student, r.notebook): r.seconds for r in rows} == {
+        ("ann", EX1): 10, ("ann", EX2): 10,  # read when it started, after autograde, and at the end
+        ("bob", EX1): 0.0, ("bob", EX2): 0.0,  # not graded
+        ("cat", EX1): 5, ("cat", EX2): 5}  # stopped, or nbgrader failed: read when it started and when it ended
+
+
+def test_an_isolated_kernel_sees_d2l_local_and_jupyter_finds_its_spec_first(tmp_path, monkeypatch):
+    seen = {}
+
+    def nbgrader(course, *args, env=None, timeout=None):  # what nbgrader would be given, read while it runs
+        spec = json.loads((Path(env["JUPYTER_PATH"].split(os.pathsep)[0]) / "kernels" / release_tool.sandbox.KERNEL_NAME
+                           / "kernel.json").read_text(encoding="utf-8"))
+        seen.update(args=args, env=env, argv=spec["argv"])
+        return subprocess.CompletedProcess(args, 0, "", None)
+
+    monkeypatch.setattr(release_tool, "_nbgrader", nbgrader)
+    monkeypatch.setenv("JUPYTER_PATH", "/site/jupyter")
+    scratch = release_tool.Scratch(tmp_path / "work" / "ann")
+    scratch.prepare()
+    release_tool._autograde(tmp_path, "lenet-en", "ann", EX1, scratch, 60, 2000, isolated=True)
+    paths = seen["env"]["JUPYTER_PATH"].split(os.pathsep)
+    assert paths[1:] == ["/site/jupyter"] and Path(paths[0]).name == "jupyter"
+    bound = [seen["argv"][i + 1] for i, arg in enumerate(seen["argv"]) if arg == "--ro-bind"]
+    assert str(REPO / "d2l_local") in bound
+    assert f"--Execute.kernel_name={release_tool.sandbox.KERNEL_NAME}" in seen["args"]
+
+
+def test_the_verdicts_replace_the_check_outputs_and_the_notes_come_first(tmp_path):
+    check = nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\nexport()\n### END HIDDEN TESTS\ncheck()", id="check-1",
+                                      metadata={"nbgrader": {"grade_id": "check-1", "grade": True}},
+                                      outputs=[nbformat.v4.new_output("stream", name="stdout", text="I say: right\n")])
+    answer = nbformat.v4.new_code_cell("answer = 42", id="answer")
+    path = tmp_path / "autograded" / "ann" / "lenet-en" / "ex.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[answer, check]), path)
+    judged = {"check-1": {"question": "1", "right": True, "message": "Question 1: right."},
+              "check-2": {"question": "2", "right": False, "message": "Question 2: not yet: no answer"}}
+    release_tool._record(tmp_path, "lenet-en", "ann", "ex", judged, ["Your cell 'x' raised ValueError: v."])
+    notes, answer, check = nbformat.read(path, as_version=4).cells
+    assert notes.cell_type == "markdown" and notes.source == (
+        "**Notes from the grader**\n\n* Your cell 'x' raised ValueError: v.\n* The check cell of question 2 is missing "
+        "from your notebook, so question 2 got no points. Fetch the assignment again and copy your answers into it.")
+    assert check.source == "check()" and answer.source == "answer = 42"
+    assert check.outputs == [nbformat.v4.new_output("stream", name="stdout", text="Question 1: right.\n")]
+
+
 def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch, capsys):
     calls = _stand_in_for_nbgrader(monkeypatch)
     stale = [fake_course / "autograded" / "cat" / "lenet-en" / f"{EX1}.ipynb",
@@ -626,6 +679,24 @@ def test_a_submission_placed_by_hand_gets_what_collect_would_have_written(tmp_pa
     assert re.fullmatch(r"[0-9a-f]{128}", secret)
     release_tool._stamp(tmp_path)  # what is there is kept
     assert (tmp_path / "submission_secret.txt").read_text(encoding="utf-8") == secret
+
+
+def test_a_folder_with_no_notebook_is_stamped_with_the_time_now(tmp_path, monkeypatch):
+    monkeypatch.setattr(release_tool.time, "time", lambda: 86400.0)
+    release_tool._stamp(tmp_path)
+    assert (tmp_path / "timestamp.txt").read_text(encoding="utf-8") == "1970-01-02 00:00:00.000000 UTC"
+
+
+def test_the_number_of_examples_is_set_or_dropped():
+    assert release_tool._with_examples({"A": "1", "D2L_MAX_EXAMPLES": "5"}, None) == {"A": "1"}
+    assert release_tool._with_examples({"D2L_MAX_EXAMPLES": "5"}, 300) == {"D2L_MAX_EXAMPLES": "300"}
+
+
+def test_grade_defaults_to_the_course_that_build_writes(monkeypatch):
+    seen = []
+    monkeypatch.setattr(release_tool, "grade", lambda course, *args, **kwargs: seen.append(course) or [])
+    release_tool.main(["grade"])
+    assert seen == [REPO / "build" / "release" / "course"]
 
 
 def test_a_dry_run_grades_every_notebook_on_the_examples_asked_for(fake_course, monkeypatch):

@@ -72,6 +72,9 @@ def test_a_missing_or_broken_course_toml_is_named(course):
     (course / "course.toml").write_text("repository = alice/course\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r'course.toml should hold a line repository = "owner/name"$'):
         tool.read_address(course)
+    (course / "course.toml").unlink()
+    with pytest.raises(ValueError, match=r'course.toml should hold a line repository = "owner/name"$'):
+        tool.read_address(course)
 
 
 def test_main_check_exit_codes_and_messages(capsys, course):

@@ -6,6 +6,7 @@ import inspect
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -276,3 +277,10 @@ def test_a_notebook_that_stops_saving_leaves_no_module(code_only):
     assert not (code_only / "d2l_local" / "saved" / "lenet.py").exists()
     init = (code_only / "d2l_local" / "saved" / "__init__.py").read_text(encoding="utf-8")
     assert init.endswith('do not edit."""\n\n__all__ = []\n')
+
+
+def test_a_notebook_nbstripout_cannot_read_stops_the_sync(copy_of_repo):
+    """The sync must not report success over a notebook it could not clean."""
+    (copy_of_repo / "notebooks" / "en" / "broken.ipynb").write_text("not a notebook", encoding="utf-8")
+    with pytest.raises(subprocess.CalledProcessError):
+        sync.clean_notebooks()

@@ -2,6 +2,7 @@
 import base64
 from dataclasses import fields
 
+import matplotlib
 import pytest
 
 import d2l_local as d2l
@@ -127,6 +128,8 @@ def test_a_figure_becomes_a_png_display_output():
     assert set(output) == {"output_type", "metadata", "data"} and output["output_type"] == "display_data"
     assert output["metadata"] == {} and output["data"]["text/plain"] == repr(fig)
     assert base64.b64decode(output["data"]["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
+    with matplotlib.rc_context({"savefig.format": "svg"}):  # a user's own default format changes nothing
+        assert base64.b64decode(panels._figure_output(fig)["data"]["image/png"]).startswith(b"\x89PNG")
 
 
 def test_the_explorer_offers_the_choices_the_notebook_describes():
