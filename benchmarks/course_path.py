@@ -23,7 +23,7 @@ def run_course_path(cfg: RunConfig) -> RunResult:
     """One timed run of ``d2l_local``'s loader and ``train_ch6``, plotting as in a notebook."""
     d2l.set_seed(cfg.seed)
     net = lenet()
-    d2l_datasets._read_split_cached.cache_clear()  # read and decode the files each run, as a fresh kernel does
+    d2l_datasets.forget_read_splits()  # read and decode the files each run, as a fresh kernel does
     data_device = None if cfg.device.type == "cpu" else cfg.device  # on an accelerator the data lives there
     printed = io.StringIO()
     start = time.perf_counter()

@@ -241,6 +241,11 @@ def read_split(images: Path, labels: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return _read_split_cached(images, labels, stamp)
 
 
+def forget_read_splits() -> None:
+    """Drop the splits kept in memory, so the next load reads and decodes the files again (as a fresh kernel does)."""
+    _read_split_cached.cache_clear()
+
+
 def download_wait_s() -> float:
     """How long to wait for another process's download: ``$D2L_DOWNLOAD_WAIT`` seconds, else 10 minutes."""
     value = os.environ.get(DOWNLOAD_WAIT_ENV, "").strip()

@@ -402,3 +402,13 @@ def test_a_folder_that_cannot_be_made_keeps_the_systems_reason(tmp_path, monkeyp
     assert (info.value.errno, info.value.strerror) == (errno.EACCES, "Permission denied")
     assert datasets._write_problem(info.value, tmp_path / "data", datasets.FASHION_MNIST).startswith(
         f"not possible: cannot write to {tmp_path / 'data'} (Permission denied); it is read-only")
+
+
+def test_forgetting_the_read_splits_reads_the_files_again(tmp_path):
+    folder = make_dataset(tmp_path / "data")
+    images, labels = folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
+    first = datasets.read_split(images, labels)
+    assert datasets.read_split(images, labels)[0] is first[0]  # kept in memory
+    datasets.forget_read_splits()
+    again = datasets.read_split(images, labels)
+    assert again[0] is not first[0] and torch.equal(again[0], first[0])
