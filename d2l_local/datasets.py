@@ -164,7 +164,7 @@ def candidate_folders(spec: DatasetSpec, root: str | os.PathLike | None) -> list
 
 def chosen_folder(given: str | os.PathLike | None, env_var: str, default: Path) -> Path:
     """``given`` if there is one, else the folder that ``$env_var`` names, else ``default`` (``~`` expanded)."""
-    chosen = given if given is not None else os.environ.get(env_var) or default
+    chosen = given if given is not None else (os.environ.get(env_var) or default)
     return Path(chosen).expanduser()
 
 

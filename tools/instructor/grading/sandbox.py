@@ -96,10 +96,8 @@ def prepare(folder: Path) -> Path:
 
 
 def clear(folder: Path) -> Path:
-    """``folder`` emptied (see ``prepare``)."""
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        folder.unlink()
-    elif folder.exists():
+    """``folder`` emptied (see ``prepare``, which also removes a link or a file left in its place)."""
+    if folder.is_dir() and not folder.is_symlink():
         shutil.rmtree(folder)
     return prepare(folder)
 
