@@ -758,7 +758,7 @@ def test_main_grade_prints_a_line_per_notebook(monkeypatch, capsys, tmp_path):
         release_tool.Graded("ann", EX1, 3.0, 3, 3), release_tool.Graded("bob", EX2, None, 4, 2, "the file is empty")])
     assert release_tool.main(["grade", "--course", str(tmp_path), "--student", "ann", "--student", "bob",
                               "--max-examples", "500"]) == 0
-    assert seen == [(tmp_path.resolve(), "lenet-en", ["ann", "bob"], release_tool.DEFAULT_TIMEOUT, 500)]
+    assert seen == [(tmp_path.resolve(), "lenet-en", ["ann", "bob"], release_tool.DEFAULT_TIMEOUT, 500, [])]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["ann", EX1, "checks", "3", "/", "3,", "written", "answers", "(3", "points)", "to",
                                 "grade", "by", "hand,", "0", "s"]
@@ -783,7 +783,29 @@ def test_grade_defaults_to_the_english_assignment_and_passes_the_timeout(monkeyp
     seen = []
     monkeypatch.setattr(release_tool, "grade", lambda *args: seen.append(args) or [])
     release_tool.main(["grade", "--course", str(tmp_path), "--timeout", "77"])
-    assert seen == [(tmp_path.resolve(), "lenet-en", ["*"], 77, None)]
+    assert seen == [(tmp_path.resolve(), "lenet-en", ["*"], 77, None, [])]
+
+
+def test_grade_passes_the_notebooks_named(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(release_tool, "grade", lambda *args: seen.append(args) or [])
+    release_tool.main(["grade", "--course", str(tmp_path), "--notebook", "lenet_ex1_max_pooling",
+                       "--notebook", "lenet_ex4_feature_maps"])
+    assert seen[0][-1] == ["lenet_ex1_max_pooling", "lenet_ex4_feature_maps"]
+
+
+def test_grade_refuses_a_notebook_that_is_not_graded(tmp_path, capsys):
+    course = tmp_path / "course"
+    source = course / "source" / "lenet-en"
+    source.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nb.cells[0].metadata["nbgrader"] = {"grade": True, "solution": False, "points": 1, "grade_id": "q1"}
+    nbformat.write(nb, source / "lenet_ex1_max_pooling.ipynb")
+    (course / "submitted" / "ann" / "lenet-en").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        release_tool.main(["grade", "--course", str(course), "--notebook", "lenet_ex9"])
+    said = capsys.readouterr().err
+    assert "no graded notebook lenet_ex9 in lenet-en" in said and "lenet_ex1_max_pooling" in said
 
 
 def test_nbgrader_runs_with_the_environment_given_and_reports_its_errors(tmp_path):

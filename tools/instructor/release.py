@@ -1,7 +1,8 @@
 """Build the course's releases with nbgrader, and grade what students hand in.
 
     python tools/instructor/release.py build [--out DIR]     # default DIR: build/release (git-ignored)
-    python tools/instructor/release.py grade [--course DIR] [--assignment lenet-en] [--student ID ...] [--max-examples N]
+    python tools/instructor/release.py grade [--course DIR] [--assignment lenet-en] [--student ID ...] [--notebook NAME ...]
+                                             [--max-examples N]
 
 ``build`` writes, for English and Chinese:
 
@@ -42,6 +43,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -417,7 +419,10 @@ def _record(course: Path, assignment_id: str, student: str, name: str, judged: d
     if notes:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell("**Notes from the grader**\n\n" +
                                                          "\n".join(f"* {note}" for note in notes)))
+    mode = path.stat().st_mode
+    path.chmod(mode | stat.S_IWUSR)  # nbgrader leaves autograded notebooks read-only (its permissions 444)
     nbformat.write(nb, path)
+    path.chmod(mode)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for grade_id, verdict in judged.items():
             try:
@@ -429,12 +434,13 @@ def _record(course: Path, assignment_id: str, student: str, name: str, judged: d
 
 
 def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), timeout: int = DEFAULT_TIMEOUT,
-          max_examples: int | None = None) -> list[Graded]:
+          max_examples: int | None = None, only: Sequence[str] = ()) -> list[Graded]:
     """Autograde each notebook handed in for ``assignment_id`` on its own; write feedback and grades.csv.
 
-    ``students`` are IDs or glob patterns. ``max_examples`` grades every notebook on that many
-    examples per split instead of ``SUBSET``'s (a quick dry run: a question about a trained
-    result, such as exercise 2's accuracy, then fails).
+    ``students`` are IDs or glob patterns; ``only`` names the notebooks to grade (default: every
+    graded one). ``max_examples`` grades every notebook on that many examples per split instead
+    of ``SUBSET``'s (a quick dry run: a question about a trained result, such as exercise 2's
+    accuracy, then fails).
     """
     submitted = course / "submitted"
     folders = sorted({folder for pattern in students for folder in submitted.glob(f"{pattern}/{assignment_id}")})
@@ -449,6 +455,11 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
               f"judged outside its kernel.", file=sys.stderr)
     results, graded = [], set()
     notebooks = graded_notebooks(course, assignment_id)
+    unknown = sorted(set(only) - notebooks.keys())
+    if unknown:
+        raise ValueError(f"no graded notebook {', '.join(unknown)} in {assignment_id}; "
+                         f"the graded ones are {', '.join(notebooks)}")
+    notebooks = {name: points for name, points in notebooks.items() if name in only or not only}
     work = course / "work"
     work.mkdir(exist_ok=True)
     for folder in folders:
@@ -536,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser.add_argument("--assignment", default=assignment("en"), choices=[assignment(x) for x in LANGUAGES])
     grade_parser.add_argument("--student", action="append", help="student ID or glob; may be given several times "
                                                                   "(default: every student)")
+    grade_parser.add_argument("--notebook", action="append", default=[],
+                              help="grade only this notebook, e.g. lenet_ex1_max_pooling; may be given several times "
+                                   "(default: every graded notebook)")
     grade_parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
                               help=f"each notebook's whole time limit, in seconds (default: {DEFAULT_TIMEOUT})")
     grade_parser.add_argument("--max-examples", type=int, help="a quick dry run: grade every notebook on this many "
@@ -550,7 +564,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"student release: {args.out / 'student' / 'notebooks'}; instructor edition: "
               f"{args.out / 'instructor' / 'notebooks'}; grader: {args.out / 'course'}")
         return 0
-    results = grade(args.course.resolve(), args.assignment, args.student or ["*"], args.timeout, args.max_examples)
+    try:
+        results = grade(args.course.resolve(), args.assignment, args.student or ["*"], args.timeout, args.max_examples,
+                        args.notebook)
+    except ValueError as error:
+        parser.error(str(error))
     for row in results:
         score = "-" if row.score is None else f"{row.score:g}"
         print(f"{row.student:20s} {row.notebook:26s} checks {score:>3s} / {row.max_score:g}, "

@@ -1,0 +1,1 @@
+"""A course hub on one machine: JupyterHub, real accounts, nbgrader's exchange (course_hub.py)."""
