@@ -4,6 +4,7 @@
 # z2jh-values.yaml says the same for Zero to JupyterHub; the numbers come from settings.py.
 import json
 import os
+import pwd
 import sys
 from pathlib import Path
 
@@ -46,9 +47,13 @@ for name in ("D2L_DATA_DIR", "D2L_MAX_EXAMPLES"):
 
 
 def settings_for(spawner) -> None:
-    """The instructor gets the grading tools (formgrader) and more memory; students get the class's settings."""
+    """The instructor gets the grading tools (formgrader) and more memory; students get the class's settings.
+
+    Everyone saves networks in their own course folder (the checkout's work/ is not theirs to write).
+    """
     instructor = spawner.user.name == CLASS["instructor"]
-    spawner.environment = {**environment,
+    home = Path(pwd.getpwnam(spawner.user.name).pw_dir)
+    spawner.environment = {**environment, "D2L_WORK_DIR": str(home / settings.COURSE_FOLDER / "work"),
                            "JUPYTER_CONFIG_PATH": str(HUB / ("instructor-config" if instructor else "student-config"))}
     if instructor:
         spawner.mem_limit = int(settings.INSTRUCTOR_MEMORY_LIMIT)
