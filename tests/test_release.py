@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import types
+import zipfile
 
 from pathlib import Path
 
@@ -393,8 +394,9 @@ def _raw_cell(kind: str, source: str, tags: list[str], cell_id: str) -> dict:
 
 SMALL = [
     _raw_cell("markdown", "# Exercise\n\n**Question 1**: compute the answer.", [], "title"),
-    _raw_cell("code", "answer = 6 * 7\nprint(answer)", ["solution"], "code-sol"),
+    _raw_cell("code", "# Question 1: compute answer.\nanswer = 6 * 7\nprint(answer)", ["solution"], "code-sol"),
     _raw_cell("markdown", "Six times seven, worked out.", ["solution"], "prose-sol"),
+    _raw_cell("code", "print(answer / 7)", ["solution", "demo"], "demo-sol"),
     _raw_cell("code", "assert answer == 42, 'answer should be 42'\n### BEGIN HIDDEN TESTS\nassert answer > 41\n"
                       "### END HIDDEN TESTS", ["check", "points-2"], "check-1"),
     _raw_cell("markdown", "Because six sevens make forty-two.\n\n**Rubric**: 1 point.", ["solution", "points-1"],
@@ -427,6 +429,8 @@ SMALL_VERDICTS = {"check-1": ("1", lambda answers: None)}
 def small_release(tmp_path_factory):
     root = tmp_path_factory.mktemp("small")
     notebooks = _write_course(root, {language: SMALL for language in LANGUAGES})
+    (notebooks / "figures").mkdir()
+    (notebooks / "figures" / "f.svg").write_text("<svg/>", encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(verdicts.QUESTIONS, "ex", SMALL_VERDICTS)
         totals = release_tool.build(root / "out", notebooks)
@@ -450,10 +454,11 @@ def test_small_course_student_release_against_the_raw_json(small_release):
             (notebooks / language / "ex.ipynb").read_text(encoding="utf-8")
         built = json.loads((out / "student" / "notebooks" / language / "ex.ipynb").read_text(encoding="utf-8"))
         cells = {c["id"]: c for c in built["cells"]}
-        assert list(cells) == ["title", "code-sol", "check-1", "written", "given"]  # worked-solution prose left out
+        # worked-solution prose and the demonstration left out
+        assert list(cells) == ["title", "code-sol", "check-1", "written", "given"]
         assert _source(cells["title"]) == _source(original["cells"][0])
         assert _source(cells["given"]) == "print('given')"
-        assert _source(cells["code-sol"]) == release_tool.STUBS[language]["code"]
+        assert _source(cells["code-sol"]) == "# Question 1: compute answer.\n" + release_tool.STUBS[language]["code"]
         assert _source(cells["written"]) == release_tool.STUBS[language]["text"]
         assert _source(cells["check-1"]) == "assert answer == 42, 'answer should be 42'"
         assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in cells.values())
@@ -462,6 +467,26 @@ def test_small_course_student_release_against_the_raw_json(small_release):
             "code-sol": (False, True, None), "check-1": (True, False, 2), "written": (True, True, 1)}
     assert release_tool.STUBS["en"]["code"] == "# Your answer here: write the code that the question above asks for."
     assert release_tool.STUBS["zh"]["text"] == "*在这里写下你的回答。*"
+    for edition in ("instructor", "student"):
+        assert (out / edition / "notebooks" / "figures" / "f.svg").read_text(encoding="utf-8") == "<svg/>"
+    with zipfile.ZipFile(out / release_tool.STUDENT_ZIP) as packed:
+        files = {name: packed.read(name) for name in packed.namelist() if not name.endswith("/")}
+    student = out / "student"
+    assert files == {str(p.relative_to(student)).replace(os.sep, "/"): p.read_bytes()
+                     for p in student.rglob("*") if p.is_file()}
+    assert "notebooks/figures/f.svg" in files and "notebooks/zh/ex.ipynb" in files
+
+
+def test_an_answer_cell_without_a_prompt_and_a_demo_that_is_no_solution_are_refused(tmp_path):
+    bare = [_raw_cell("code", "answer = 6 * 7", ["solution"], "bare")]
+    notebooks = _write_course(tmp_path / "a", {language: bare for language in LANGUAGES})
+    with pytest.raises(ValueError, match=r"^cell 'bare': an answer cell starts with comment lines that say what "
+                                         r"goes in it \(they stay in the student release above the stub\)$"):
+        release_tool.build(tmp_path / "out", notebooks)
+    stray = [_raw_cell("code", "print(1)", ["demo"], "stray")]
+    notebooks = _write_course(tmp_path / "b", {language: stray for language in LANGUAGES})
+    with pytest.raises(ValueError, match=r"^cell 'stray' is tagged demo but not solution$"):
+        release_tool.build(tmp_path / "out", notebooks)
 
 
 def test_a_solution_tag_on_a_raw_cell_is_refused(tmp_path):
@@ -486,7 +511,8 @@ def test_main_builds_where_asked_and_says_what_it_wrote(tmp_path, monkeypatch, c
     assert seen == [tmp_path / "mine", REPO / "build" / "release"]
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == ["lenet-en: ex 3 pt", "lenet-zh: ex 3 pt",
-                         f"student release: {tmp_path / 'mine' / 'student' / 'notebooks'}; instructor edition: "
+                         f"student release: {tmp_path / 'mine' / 'student' / 'notebooks'} (zipped: "
+                         f"{tmp_path / 'mine' / release_tool.STUDENT_ZIP}); instructor edition: "
                          f"{tmp_path / 'mine' / 'instructor' / 'notebooks'}; grader: {tmp_path / 'mine' / 'course'}"]
 
 
