@@ -10,6 +10,7 @@ from .aliases import (arange, argmax, astype, concat, float32, int32, int64, num
                       reduce_sum, reshape, size, stack, tensor, zeros)
 from .datasets import (DATA_DIR_ENV, CorruptDatasetError, DatasetNotFoundError, DownloadWaitError,
                        get_fashion_mnist_labels)
+from .language import language, say, use_language
 from .devices import DeviceUnavailableError, check_device, set_seed, try_all_gpus, try_gpu
 from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
 from .metrics import Accumulator, Timer, accuracy

@@ -78,14 +78,14 @@ def test_block_maps_name_the_layer_that_was_given():
     torch.manual_seed(0)
     net, X = d2l.lenet(), torch.rand(2, 1, 28, 28)
     with torch.no_grad():
-        checks.check_block_maps(net[:5](X), net, X, 5, "block 2")
+        checks.check_block_maps(net[:5](X), net, X, 5, 2)
         with pytest.raises(checks.CheckFailed, match=r"are the output of layer 5 \(AvgPool2d\); block 2 ends with "
                                                      r"its activation, the output of layer 4 \(Sigmoid\)"):
-            checks.check_block_maps(net[:6](X), net, X, 5, "block 2")
+            checks.check_block_maps(net[:6](X), net, X, 5, 2)
         with pytest.raises(checks.CheckFailed, match=r"are the output of layer 0 \(Conv2d\)"):
-            checks.check_block_maps(net[:1](X), net, X, 2, "block 1")
+            checks.check_block_maps(net[:1](X), net, X, 2, 1)
         with pytest.raises(checks.CheckFailed, match=r"\(shape \(2, 3\)\) are not the output of any layer"):
-            checks.check_block_maps(torch.zeros(2, 3), net, X, 2, "block 1")
+            checks.check_block_maps(torch.zeros(2, 3), net, X, 2, 1)
 
 def test_max_examples_keeps_the_first_examples(monkeypatch, tmp_path):
     from conftest import make_dataset
@@ -185,7 +185,7 @@ def test_maps_of_no_layer_name_the_block_and_its_last_layer():
     with pytest.raises(checks.CheckFailed, match=r"^the maps of block 1 you give \(shape \(2, 3\)\) are not the output "
                                                  r"of any layer of net for X; block 1 ends with layer 1 \(Sigmoid\), "
                                                  r"shape \(2, 6, 28, 28\)$"):
-        checks.check_block_maps(torch.zeros(2, 3), net, X, 2, "block 1")
+        checks.check_block_maps(torch.zeros(2, 3), net, X, 2, 1)
 
 
 def test_block_maps_taken_after_a_layer_that_changes_the_shape_are_recognised():
@@ -194,4 +194,4 @@ def test_block_maps_taken_after_a_layer_that_changes_the_shape_are_recognised():
     with torch.no_grad():
         pooled = net[:3](X)
     assert pooled.shape != net[:2](X).shape
-    d2l.checks.check_block_maps(pooled, net, X, 3, "block 1")  # no CheckFailed
+    d2l.checks.check_block_maps(pooled, net, X, 3, 1)  # no CheckFailed
