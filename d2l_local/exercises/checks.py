@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ..language import say
+from ..messages import say
 from .feature_maps import pick_examples
 from .grading import AnswerError, describe_net, rebuild_net
 from .recipes import Recipe

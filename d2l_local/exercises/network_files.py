@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..language import say
+from ..messages import say
 from ..datasets import chosen_folder, default_folder
 from .recipes import Recipe
 

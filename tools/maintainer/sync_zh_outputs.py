@@ -23,7 +23,7 @@ first line that differs.
   everything else (numbers, strings, f-strings, names, indentation, the order of the
   lines) must be equal character for character;
 * one line is the Chinese twin's alone: ``d2l.use_language('zh')`` in its import cell, which
-  makes the exercises' checks and notes speak Chinese (``d2l_local/language.py``).
+  makes the exercises' checks and notes speak Chinese (``d2l_local/messages.py``).
 
 The checks' verdicts in the copied outputs (``Question N: right.``) are written in Chinese
 in the Chinese notebook, as its kernel would print them.
@@ -42,7 +42,7 @@ import nbformat
 
 if __package__ in (None, ""):  # run as a script: make this checkout's d2l_local importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from d2l_local.language import MESSAGES  # noqa: E402
+from d2l_local.messages import MESSAGES  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 # Comments that tools read, compared as code: #@save, nbval's markers, nbgrader's hidden-test markers.
@@ -191,9 +191,11 @@ def in_chinese(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """``output`` with each check verdict ``Question N: right.`` as the Chinese kernel prints it."""
     if output.get("output_type") != "stream":
         return output
-    text = "".join(output["text"]) if isinstance(output["text"], list) else output["text"]
+    lines = output["text"] if isinstance(output["text"], list) else None  # a notebook file's JSON holds lines
+    text = "".join(lines) if lines is not None else output["text"]
     translated = RIGHT.sub(lambda m: MESSAGES["right"]["zh"].format(question=m.group(1)), text)
-    return nbformat.from_dict({**output, "text": translated})
+    return nbformat.from_dict({**output, "text": translated.splitlines(keepends=True) if lines is not None
+                               else translated})
 
 
 def main(argv: list[str] | None = None) -> int:
