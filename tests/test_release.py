@@ -153,21 +153,72 @@ def test_no_solution_cell_is_saved_and_no_solution_name_is_in_the_package():
     assert not leaked, f"names defined in solution cells are importable from d2l_local: {leaked}"
 
 
-@pytest.mark.slow
-def test_the_english_student_release_runs_top_to_bottom_and_says_what_is_missing(release, tmp_path, monkeypatch):
-    """Answers empty and exercise 2 never run: every notebook runs, and every check says what is missing.
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")  # a markdown link or image: [text](target)
+NOT_FOR_STUDENTS = ("benchmarks/README.md", "../../README.md", "worked, tested solution", "student edition",
+                    "经过测试的完整解答", "学生版")
 
-    Whether a notebook runs does not depend on how much data it trains on, so the
-    notebooks train on 1,000 examples per split here.
-    """
+
+def _unpack(release, folder):
+    """The student zip, unpacked into ``folder`` (empty), as a student unpacks it."""
+    folder.mkdir()
+    assert not any(folder.iterdir())
+    with zipfile.ZipFile(release / "lenet-course-student.zip") as packed:
+        packed.extractall(folder)
+    return folder
+
+
+def test_the_unpacked_student_zip_holds_every_file_its_notebooks_link_to(release, tmp_path):
+    root = _unpack(release, tmp_path / "student")
+    notebooks = sorted(root.rglob("*.ipynb"))
+    assert [p.relative_to(root).as_posix() for p in notebooks] == [
+        f"notebooks/{language}/{name}.ipynb" for language in LANGUAGES for name in ["lenet", *EXERCISES]]
+    checked = set()
+    for path in notebooks:
+        for cell in _cells(path):
+            if cell["cell_type"] != "markdown":
+                continue
+            text = _source(cell)
+            for phrase in NOT_FOR_STUDENTS:
+                assert phrase not in text, f"{path.relative_to(root)}: {phrase!r} names what students do not have"
+            for target in LINK.findall(text):
+                if re.match(r"https?://", target) or target.startswith("#"):
+                    continue
+                linked = (path.parent / target.split("#")[0]).resolve()
+                assert linked.is_relative_to(root.resolve()) and linked.is_file(), \
+                    f"{path.relative_to(root)}: the link {target!r} leads to nothing in the release"
+                checked.add(linked.relative_to(root.resolve()).as_posix())
+    assert {"notebooks/figures/lenet.svg", "notebooks/figures/lenet_zh.svg", "notebooks/zh/GLOSSARY.md",
+            "notebooks/en/lenet_ex4_feature_maps.ipynb"} <= checked
+
+
+def _has_code(source: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
+
+
+def test_no_release_code_cell_is_empty_without_a_prompt_above(release):
+    """Each code cell a student fills in says what goes in it, below the markdown cell that asks for it."""
+    stubs = 0
+    for source, student in _pairs(release):
+        cells = _cells(student)
+        for i, cell in enumerate(cells):
+            if cell["cell_type"] != "code" or _has_code(_source(cell)):
+                continue
+            where = f"{student.parent.name}/{student.name}, cell {i} ({cell.get('id')})"
+            above = cells[i - 1] if i else None
+            assert above is not None and above["cell_type"] == "markdown" \
+                and "solution" not in _tags(above), f"{where}: an empty code cell with no question right above it"
+            lines = _source(cell).splitlines()
+            assert lines and re.match(r"# (Question|问题) \d", lines[0]), f"{where}: the cell does not say what goes in it"
+            stubs += 1
+    assert stubs == 2 * 11  # the code answers of exercises 1-4, in each language
+
+
+def _run_release(folder, language, monkeypatch):
+    """Run every notebook of ``language`` in the unpacked release; return (printed text, check verdicts) per notebook."""
     from nbclient import NotebookClient
 
-    monkeypatch.setenv("D2L_WORK_DIR", str(tmp_path / "work"))  # no network saved by exercise 2
-    monkeypatch.setenv("D2L_MAX_EXAMPLES", "1000")
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     outputs, shown = {}, set()
-    for path in sorted((release / "student" / "notebooks" / "en").glob("*.ipynb")):
+    for path in sorted((folder / "notebooks" / language).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         NotebookClient(nb, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -175,6 +226,23 @@ def test_the_english_student_release_runs_top_to_bottom_and_says_what_is_missing
                                        for o in c.outputs if o.output_type == "stream")
         shown.update(o.data.get("text/plain", "") for c in nb.cells if "check" in c.metadata.get("tags", [])
                      for o in c.outputs if o.output_type == "execute_result")
+    return outputs, shown
+
+
+@pytest.mark.slow
+def test_the_unpacked_student_zip_runs_top_to_bottom_and_says_what_is_missing(release, tmp_path, monkeypatch):
+    """Unpacked into an empty folder, answers empty and exercise 2 never run: every notebook of both
+    languages runs, every check says what is missing, and the Chinese checks say it in Chinese.
+
+    Whether a notebook runs does not depend on how much data it trains on, so the
+    notebooks train on 1,000 examples per split here.
+    """
+    folder = _unpack(release, tmp_path / "unpacked")
+    monkeypatch.setenv("D2L_WORK_DIR", str(tmp_path / "work"))  # no network saved by exercise 2
+    monkeypatch.setenv("D2L_MAX_EXAMPLES", "1000")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    outputs, shown = _run_release(folder, "en", monkeypatch)
     assert set(outputs) == {"lenet", *EXERCISES}
     assert "exercise 2" in outputs["lenet_ex3_mnist"] and "instead" in outputs["lenet_ex3_mnist"]
     assert "Question 1: not yet: name 'max_lenet' is not defined" in outputs["lenet_ex1_max_pooling"]
@@ -186,6 +254,15 @@ def test_the_english_student_release_runs_top_to_bottom_and_says_what_is_missing
     assert "Question 1: not yet: name 'lenet_history' is not defined" in outputs["lenet_ex3_mnist"]
     assert "Question 3: not yet: name 'digit_recipe' is not defined" in outputs["lenet_ex3_mnist"]
     assert shown == set(), f"check cells show more than their verdict: {shown}"
+    outputs, shown = _run_release(folder, "zh", monkeypatch)
+    assert set(outputs) == {"lenet", *EXERCISES} and shown == set()
+    assert "问题 1：还不对：name 'max_lenet' is not defined：请在上面的单元格中写出解答并运行" \
+        in outputs["lenet_ex1_max_pooling"]
+    assert "问题 1：还不对：X 的形状为 (256, 1, 28, 28)" in outputs["lenet_ex4_feature_maps"]
+    assert "练习 2" in outputs["lenet_ex3_mnist"] and "所以这个笔记本改用" in outputs["lenet_ex3_mnist"]
+    for name, text in outputs.items():
+        for english in ("Question", "not yet", "right.", "write your answer", "instead", "Run exercise 2"):
+            assert english not in text, f"zh/{name} prints {english!r}: {text[:3000]}"
 
 
 # ---- grading: one run of the tool over every kind of submission ----

@@ -254,6 +254,10 @@ def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = DEFAULT_TIMEOUT
         if result.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {assignment(language)} failed:\n{result.stdout}")
         shutil.copytree(course / "release" / assignment(language), out / "student" / "notebooks" / language)
+        for other in sorted((notebooks / language).glob("*")):  # files the notebooks link to, such as a glossary
+            if other.is_file() and other.suffix != ".ipynb":
+                for edition in ("instructor", "student"):
+                    shutil.copy2(other, out / edition / "notebooks" / language / other.name)
     if (notebooks / "figures").is_dir():  # the figures that the notebooks show, at the same relative path
         for edition in ("instructor", "student"):
             shutil.copytree(notebooks / "figures", out / edition / "notebooks" / "figures")
