@@ -101,7 +101,10 @@ def test_student_release_holds_no_solution_no_hidden_check_no_output_and_every_p
         for cell in original:
             lines = _source(cell).splitlines()
             if "solution" in _tags(cell):
-                secret.update(line.strip() for line in lines if len(line.strip()) >= 12)
+                prompt = [] if cell["cell_type"] != "code" else \
+                    lines[:next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))]
+                given.update(line.strip() for line in prompt)  # what goes in the cell, kept above the stub
+                secret.update(line.strip() for line in lines[len(prompt):] if len(line.strip()) >= 12)
             elif HIDDEN in _source(cell):
                 public = HIDDEN_BLOCK.sub("", _source(cell))
                 hidden = "".join(HIDDEN_BLOCK.findall(_source(cell)))
@@ -454,10 +457,12 @@ def test_inconsistent_tags_are_refused(kind, tags, message):
 def test_prose_of_a_worked_solution_is_left_out_of_the_graders_copy():
     nb = nbformat.v4.new_notebook()
     nb.cells = [_cell("markdown", "solution"), _cell("code", "solution"), _cell("markdown", "solution", "points-3"),
-                _cell("code", "check", "points-2")]
+                _cell("code", "check", "points-2"), _cell("code", "solution", "demo")]
+    nb.cells[1].source = "# Question 1: x.\nx = 1"
     assert release_tool.to_source(nb) == 5
     assert [(c.cell_type, "nbgrader" in c.metadata) for c in nb.cells] == [("code", True), ("markdown", True),
                                                                             ("code", True)]
+    assert nb.cells[0].source == "# Question 1: x.\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"
 
 
 # ---- the tool on a small course written here, checked against its raw JSON ----
