@@ -248,7 +248,7 @@ def plot_filters(weight: torch.Tensor, title: str = 'the first layer\'s filters'
     fig = new_figure((1.1 * len(kernels) + 1.2, 1.9))
     axes = fig.subplots(1, len(kernels), squeeze=False)[0]
     for k, ax in enumerate(axes):
-        image = ax.imshow(kernels[k], cmap='RdBu_r', vmin=-limit, vmax=limit)
+        image = ax.imshow(kernels[k].numpy(), cmap='RdBu_r', vmin=-limit, vmax=limit)
         ax.set_title(f'filter {k}', fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
