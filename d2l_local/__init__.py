@@ -10,6 +10,7 @@ from .aliases import (arange, argmax, astype, concat, float32, int32, int64, num
                       reduce_sum, reshape, size, stack, tensor, zeros)
 from .datasets import (DATA_DIR_ENV, CorruptDatasetError, DatasetNotFoundError, DownloadWaitError,
                        get_fashion_mnist_labels)
+from .messages import language, say, use_language
 from .devices import DeviceUnavailableError, check_device, set_seed, try_all_gpus, try_gpu
 from .loaders import TensorBatches, load_data_fashion_mnist, load_data_mnist
 from .metrics import Accumulator, Timer, accuracy
@@ -23,7 +24,7 @@ from .exercises.experiments import (describe, explore_run, plot_histories, resul
                                     seeds_table, sweep, train_seeds)
 from .exercises.confusion import confusion_matrix, misclassified, most_confused, plot_confusion_matrix
 from .exercises.network_files import load_network, save_network
-from .exercises.feature_maps import class_counts, feature_maps, pick_examples, plot_feature_maps
+from .exercises.feature_maps import class_counts, feature_maps, pick_examples, plot_feature_maps, plot_filters
 from .exercises.widgets import feature_map_explorer, lenet_explorer
 from .exercises import checks, grading
 from .exercises.checks import check_answer

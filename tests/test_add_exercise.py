@@ -7,6 +7,7 @@ release and grades two hand-ins: the worked solution and a net over the budget.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +21,9 @@ from conftest import REPO
 NAME = "lenet_ex9_tiny"
 ANSWER = "small_net = d2l.lenet_variant(channels=(4, 8), dense=(32,))  # 7,674 parameters"
 TOO_LARGE = "small_net = d2l.lenet()"
+PROMPT = {"en": "# Question 1: small_net, a network under 20,000 parameters.\n",  # kept above the release's stub
+          "zh": "# 问题 1：small_net，一个参数少于 20,000 个的网络。\n"}
+IMPORTS = {"en": "import d2l_local as d2l", "zh": "import d2l_local as d2l\nd2l.use_language('zh')"}
 CHECK = """### BEGIN HIDDEN TESTS
 d2l.grading.export('1', net=lambda: small_net)
 ### END HIDDEN TESTS
@@ -62,9 +66,9 @@ def _notebook(language: str) -> nbformat.NotebookNode:
     colab = next(cell for cell in existing.cells if cell.get("id") == "colab-setup")
     title, question, end = PROSE[language]
     cells = [nbformat.v4.new_markdown_cell(title, id="ex9-00"), colab,
-             nbformat.v4.new_code_cell("import d2l_local as d2l", id="ex9-01"),
+             nbformat.v4.new_code_cell(IMPORTS[language], id="ex9-01"),
              nbformat.v4.new_markdown_cell(question, id="ex9-02"),
-             nbformat.v4.new_code_cell(ANSWER, id="ex9-03", metadata={"tags": ["solution"]}),
+             nbformat.v4.new_code_cell(PROMPT[language] + ANSWER, id="ex9-03", metadata={"tags": ["solution"]}),
              nbformat.v4.new_code_cell(CHECK, id="ex9-q1-check", metadata={"tags": ["check", "points-1"]}),
              nbformat.v4.new_markdown_cell(end, id="ex9-end")]
     return nbformat.v4.new_notebook(cells=cells, metadata=existing.metadata)
@@ -111,8 +115,10 @@ def test_a_new_exercise_syncs_releases_and_grades(course):
     nbformat.write(_notebook("zh"), course / "notebooks" / "zh" / f"{NAME}.ipynb")
     _run(course, sys.executable, "tools/maintainer/sync_zh_outputs.py", f"{NAME}.ipynb")
     twin = nbformat.read(course / "notebooks" / "zh" / f"{NAME}.ipynb", as_version=4)
-    assert [c.outputs for c in twin.cells if c.cell_type == "code"] == \
-           [c.outputs for c in executed.cells if c.cell_type == "code"]
+    assert [c.outputs for c in twin.cells if c.cell_type == "code" and c.id != "ex9-q1-check"] == \
+           [c.outputs for c in executed.cells if c.cell_type == "code" and c.id != "ex9-q1-check"]
+    (zh_check,) = [cell for cell in twin.cells if cell.get("id") == "ex9-q1-check"]
+    assert [output.get("text") for output in zh_check.outputs] == ["问题 1：正确。\n"]  # as the Chinese kernel says it
     _run(course, sys.executable, "tools/maintainer/sync_d2l_local.py")
     _run(course, sys.executable, "tools/maintainer/sync_d2l_local.py", "--check")
 
@@ -124,6 +130,7 @@ def test_a_new_exercise_syncs_releases_and_grades(course):
         student = (out / "student" / "notebooks" / language / f"{NAME}.ipynb").read_text(encoding="utf-8")
         assert "lenet_variant" not in student and "BEGIN HIDDEN TESTS" not in student  # no solution, no grader
         assert "check_question_1" in student  # the public check stays
+        assert json.dumps(PROMPT[language].strip(), ensure_ascii=False)[1:-1] in student  # the answer cell's prompt
     graders = out / "course"
     _hand_in(graders, "ann", ANSWER)
     _hand_in(graders, "bob", TOO_LARGE)

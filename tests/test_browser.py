@@ -36,6 +36,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -506,3 +508,28 @@ def test_stop_lets_the_step_finish_and_a_second_press_stops_at_once(lab, browser
             print("\n[browser] stop twice: " + "; ".join(report))
     finally:
         _close(page, lab, relpath, SCREENSHOTS / "stop-twice.png")
+
+
+def test_the_student_release_shows_the_chapters_figure(lab, browser, tmp_path):
+    """The chapter of the unpacked student zip, opened in JupyterLab, shows its figure in each language."""
+    import zipfile
+
+    built = subprocess.run([sys.executable, str(REPO / "tools" / "instructor" / "release.py"), "build", "--out",
+                            str(tmp_path / "release")], capture_output=True, text=True, cwd=REPO,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert built.returncode == 0, built.stdout + built.stderr
+    unpacked = lab.root_dir / "unpacked-release"
+    with zipfile.ZipFile(tmp_path / "release" / "lenet-course-student.zip") as packed:
+        packed.extractall(unpacked)
+    for language, figure in (("en", "lenet.svg"), ("zh", "lenet_zh.svg")):
+        relpath = f"unpacked-release/notebooks/{language}/lenet.ipynb"
+        page = bh.open_notebook(browser, lab, relpath)
+        try:
+            selector = f"{bh.NOTEBOOK} img[src*='{figure}']"
+            page.wait_for_selector(selector, timeout=60_000)
+            page.wait_for_function(f"[...document.querySelectorAll(\"{selector}\")].every(i => i.complete)",
+                                   timeout=60_000)
+            sizes = page.eval_on_selector_all(selector, "images => images.map(i => [i.naturalWidth, i.naturalHeight])")
+            assert sizes == [[980, 300]], f"{language}: the figure {figure} did not load from the release: {sizes}"
+        finally:
+            _close(page, lab, relpath, SCREENSHOTS / f"release-{language}-figure.png")

@@ -1,4 +1,6 @@
 """The public checks: the verdict each prints, quiet failures for students, AssertionError under the grader."""
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -78,14 +80,14 @@ def test_block_maps_name_the_layer_that_was_given():
     torch.manual_seed(0)
     net, X = d2l.lenet(), torch.rand(2, 1, 28, 28)
     with torch.no_grad():
-        checks.check_block_maps(net[:5](X), net, X, 5, "block 2")
+        checks.check_block_maps(net[:5](X), net, X, 5, 2)
         with pytest.raises(checks.CheckFailed, match=r"are the output of layer 5 \(AvgPool2d\); block 2 ends with "
                                                      r"its activation, the output of layer 4 \(Sigmoid\)"):
-            checks.check_block_maps(net[:6](X), net, X, 5, "block 2")
+            checks.check_block_maps(net[:6](X), net, X, 5, 2)
         with pytest.raises(checks.CheckFailed, match=r"are the output of layer 0 \(Conv2d\)"):
-            checks.check_block_maps(net[:1](X), net, X, 2, "block 1")
+            checks.check_block_maps(net[:1](X), net, X, 2, 1)
         with pytest.raises(checks.CheckFailed, match=r"\(shape \(2, 3\)\) are not the output of any layer"):
-            checks.check_block_maps(torch.zeros(2, 3), net, X, 2, "block 1")
+            checks.check_block_maps(torch.zeros(2, 3), net, X, 2, 1)
 
 def test_max_examples_keeps_the_first_examples(monkeypatch, tmp_path):
     from conftest import make_dataset
@@ -185,7 +187,7 @@ def test_maps_of_no_layer_name_the_block_and_its_last_layer():
     with pytest.raises(checks.CheckFailed, match=r"^the maps of block 1 you give \(shape \(2, 3\)\) are not the output "
                                                  r"of any layer of net for X; block 1 ends with layer 1 \(Sigmoid\), "
                                                  r"shape \(2, 6, 28, 28\)$"):
-        checks.check_block_maps(torch.zeros(2, 3), net, X, 2, "block 1")
+        checks.check_block_maps(torch.zeros(2, 3), net, X, 2, 1)
 
 
 def test_block_maps_taken_after_a_layer_that_changes_the_shape_are_recognised():
@@ -194,4 +196,64 @@ def test_block_maps_taken_after_a_layer_that_changes_the_shape_are_recognised():
     with torch.no_grad():
         pooled = net[:3](X)
     assert pooled.shape != net[:2](X).shape
-    d2l.checks.check_block_maps(pooled, net, X, 3, "block 1")  # no CheckFailed
+    d2l.checks.check_block_maps(pooled, net, X, 3, 1)  # no CheckFailed
+
+
+# ---- the language of the messages ----
+
+def test_every_message_has_both_languages_with_the_same_blanks():
+    import string
+
+    from d2l_local import messages as language
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for key, texts in language.MESSAGES.items():
+        assert set(texts) == set(language.LANGUAGES), key
+        blanks = {lang: sorted(f for _, f, _, _ in string.Formatter().parse(text) if f) for lang, text in texts.items()}
+        assert blanks["en"] == blanks["zh"], key
+        assert cjk.search(texts["zh"]) or texts["zh"] == texts["en"] == "{detail}", key
+        assert not cjk.search(texts["en"]), key
+
+
+@pytest.fixture
+def chinese():
+    d2l.use_language("zh")
+    yield
+    d2l.use_language("en")
+
+
+def test_a_wrong_answer_through_a_chinese_check_prints_no_english(chinese, capsys):
+    net = d2l.lenet()
+    wrong = [lambda: checks.check_pooling(net, nn.MaxPool2d, count=2, kernel_size=2, stride=2),
+             lambda: checks.check_output_shape(nn.Sequential(nn.Flatten(), nn.Linear(784, 7)), (1, 10)),
+             lambda: checks.check_budget(d2l.lenet_variant(channels=(32, 64)), 100_000),
+             lambda: checks.check_history("history", 10),
+             lambda: checks.check_recipe(d2l.Recipe),
+             lambda: checks.check_block_maps(torch.zeros(2, 3), net, torch.zeros(2, 1, 28, 28), 2, 1),
+             lambda: undefined_name,  # noqa: F821 - the answer cell was not run
+             lambda: 1 / 0]
+    for k, check in enumerate(wrong, start=1):
+        d2l.check_answer(str(k), check)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        "问题 1：还不对：你的网络的第 2 层仍是 nn.AvgPool2d；请把每个汇聚层都换成 nn.MaxPool2d",
+        "问题 2：还不对：输入形状为 (1, 1, 28, 28) 时，你的网络输出 (1, 7)；10 个类别需要 (1, 10)",
+        "问题 3：还不对：你的网络有 255,230 个参数；预算最多 100,000 个",
+        "问题 4：还不对：需要 train_ch6 返回的 TrainHistory，得到的是str",
+        "问题 5：还不对：recipe 应该是一个 d2l.Recipe，得到的是类 Recipe 本身（调用它才能得到一个实例）",
+        "问题 6：还不对：你给出的卷积块 1的特征图（形状 (2, 3)）不是 net 任何一层对 X 的输出；卷积块 1以第 1 层（Sigmoid）结束，"
+        "形状为 (2, 6, 28, 28)",
+        "问题 7：还不对：name 'undefined_name' is not defined：请在上面的单元格中写出解答并运行，然后再运行这个检查。",
+        "问题 8：还不对：运行你的解答时出现异常 ZeroDivisionError：division by zero"]
+    d2l.check_answer("9", lambda: None)
+    assert capsys.readouterr().out == "问题 9：正确。\n"
+
+
+def test_the_language_is_checked_and_english_is_back_after_zh(chinese, capsys):
+    with pytest.raises(ValueError, match=r"^unknown language 'fr'; choose one of en, zh$"):
+        d2l.use_language("fr")
+    assert d2l.language() == "zh"
+    d2l.use_language("en")
+    d2l.check_answer("1", lambda: checks.check_history("history", 10))
+    assert capsys.readouterr().out == ("Question 1: not yet: expected the TrainHistory that train_ch6 returns, "
+                                       "got str\n")

@@ -503,3 +503,27 @@ def test_a_block_that_ends_the_net_ends_with_its_activation():
     net, X = nn.Sequential(nn.Conv2d(1, 2, kernel_size=3), nn.ReLU()), torch.randn(1, 1, 6, 6)
     (maps,) = d2l.feature_maps(net, X)
     assert torch.equal(maps, net(X).detach()) and maps.min() == 0
+
+
+# --- plot_filters --------------------------------------------------------------------------------------
+
+def test_plot_filters_draws_each_filter_on_one_shared_scale():
+    weight = torch.zeros(3, 1, 5, 5)
+    weight[0, 0, 2, 2], weight[1, 0, 0, 0], weight[2, 0, 4, 4] = 0.5, -2.0, 1.0
+    fig = d2l.plot_filters(weight)
+    filters = [ax for ax in fig.axes if ax.get_title().startswith("filter")]
+    assert [ax.get_title() for ax in filters] == ["filter 0", "filter 1", "filter 2"]
+    for k, ax in enumerate(filters):
+        image = ax.get_images()[0]
+        assert image.get_clim() == (-2.0, 2.0)  # the largest magnitude, both ways
+        assert torch.equal(torch.as_tensor(image.get_array().data), weight[k, 0])
+    assert [ax.get_ylabel() for ax in fig.axes if ax not in filters] == ["weight"]  # the colour bar
+    assert fig._suptitle.get_text() == "the first layer's filters"
+
+
+def test_plot_filters_refuses_what_is_not_a_first_layer_weight():
+    with pytest.raises(ValueError, match=r"^need the weight of a convolution with one input channel, shape "
+                                         r"\(out, 1, k, k\); got \(16, 6, 5, 5\)$"):
+        d2l.plot_filters(torch.zeros(16, 6, 5, 5))
+    with pytest.raises(ValueError, match=r"got list$"):
+        d2l.plot_filters([[0.0]])

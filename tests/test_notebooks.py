@@ -63,7 +63,8 @@ def test_chinese_twin_has_the_same_code_and_outputs(en):
     problems = zh_sync.code_differences(cells["en"], cells["zh"])
     assert not problems, "\n".join(problems)  # comments and docstrings may differ, code may not
     en_cells, zh_cells = code_cells(en), code_cells(zh)
-    assert [strip_ids(c["outputs"]) for c in en_cells] == [strip_ids(c["outputs"]) for c in zh_cells]
+    assert [strip_ids([zh_sync.in_chinese(nbformat.from_dict(o)) for o in c["outputs"]]) for c in en_cells] == \
+        [strip_ids(c["outputs"]) for c in zh_cells]  # the same, with the checks' verdicts in Chinese
     assert [c.get("metadata", {}).get("tags", []) for c in en_cells] == \
         [c.get("metadata", {}).get("tags", []) for c in zh_cells]
 
@@ -136,6 +137,8 @@ CHANGES = [
     ("changed magic", "%matplotlib inline", "%matplotlib widget", False),
     ("changed shell command", "!echo done", "!echo 完成", False),
     ("#@save removed", "#@save\n", "", False),
+    ("the Chinese twin's language line", "!echo done\n", "!echo done\nd2l.use_language('zh')\n", True),
+    ("another language line", "!echo done\n", "!echo done\nd2l.use_language('en')\n", False),
     ("NBVAL marker translated", "# NBVAL_IGNORE_OUTPUT", "# NBVAL_忽略输出", False),
 ]
 
@@ -161,6 +164,13 @@ def test_code_skeleton_ignores_comments_and_docstrings_only(name):
     assert (problems == []) is same
     if not same:
         assert len(problems) == 1 and "zh cell 1 (id 'c1')" in problems[0] and "code line" in problems[0]
+
+
+def test_in_chinese_translates_only_the_verdicts_of_stream_outputs():
+    out = nbformat.v4.new_output("stream", name="stdout", text="Question 2: right.\nloss 0.5, Question 3: right.\n")
+    assert zh_sync.in_chinese(out)["text"] == "问题 2：正确。\nloss 0.5, Question 3: right.\n"
+    shown = nbformat.v4.new_output("execute_result", data={"text/plain": "Question 2: right."}, execution_count=1)
+    assert zh_sync.in_chinese(shown) == shown
 
 
 def test_code_skeleton_keeps_code_that_is_not_python_whole():

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import types
+import zipfile
 
 from pathlib import Path
 
@@ -100,7 +101,10 @@ def test_student_release_holds_no_solution_no_hidden_check_no_output_and_every_p
         for cell in original:
             lines = _source(cell).splitlines()
             if "solution" in _tags(cell):
-                secret.update(line.strip() for line in lines if len(line.strip()) >= 12)
+                prompt = [] if cell["cell_type"] != "code" else \
+                    lines[:next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))]
+                given.update(line.strip() for line in prompt)  # what goes in the cell, kept above the stub
+                secret.update(line.strip() for line in lines[len(prompt):] if len(line.strip()) >= 12)
             elif HIDDEN in _source(cell):
                 public = HIDDEN_BLOCK.sub("", _source(cell))
                 hidden = "".join(HIDDEN_BLOCK.findall(_source(cell)))
@@ -152,21 +156,72 @@ def test_no_solution_cell_is_saved_and_no_solution_name_is_in_the_package():
     assert not leaked, f"names defined in solution cells are importable from d2l_local: {leaked}"
 
 
-@pytest.mark.slow
-def test_the_english_student_release_runs_top_to_bottom_and_says_what_is_missing(release, tmp_path, monkeypatch):
-    """Answers empty and exercise 2 never run: every notebook runs, and every check says what is missing.
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")  # a markdown link or image: [text](target)
+NOT_FOR_STUDENTS = ("benchmarks/README.md", "../../README.md", "worked, tested solution", "student edition",
+                    "经过测试的完整解答", "学生版")
 
-    Whether a notebook runs does not depend on how much data it trains on, so the
-    notebooks train on 1,000 examples per split here.
-    """
+
+def _unpack(release, folder):
+    """The student zip, unpacked into ``folder`` (empty), as a student unpacks it."""
+    folder.mkdir()
+    assert not any(folder.iterdir())
+    with zipfile.ZipFile(release / "lenet-course-student.zip") as packed:
+        packed.extractall(folder)
+    return folder
+
+
+def test_the_unpacked_student_zip_holds_every_file_its_notebooks_link_to(release, tmp_path):
+    root = _unpack(release, tmp_path / "student")
+    notebooks = sorted(root.rglob("*.ipynb"))
+    assert [p.relative_to(root).as_posix() for p in notebooks] == [
+        f"notebooks/{language}/{name}.ipynb" for language in LANGUAGES for name in ["lenet", *EXERCISES]]
+    checked = set()
+    for path in notebooks:
+        for cell in _cells(path):
+            if cell["cell_type"] != "markdown":
+                continue
+            text = _source(cell)
+            for phrase in NOT_FOR_STUDENTS:
+                assert phrase not in text, f"{path.relative_to(root)}: {phrase!r} names what students do not have"
+            for target in LINK.findall(text):
+                if re.match(r"https?://", target) or target.startswith("#"):
+                    continue
+                linked = (path.parent / target.split("#")[0]).resolve()
+                assert linked.is_relative_to(root.resolve()) and linked.is_file(), \
+                    f"{path.relative_to(root)}: the link {target!r} leads to nothing in the release"
+                checked.add(linked.relative_to(root.resolve()).as_posix())
+    assert {"notebooks/figures/lenet.svg", "notebooks/figures/lenet_zh.svg", "notebooks/zh/GLOSSARY.md",
+            "notebooks/en/lenet_ex4_feature_maps.ipynb"} <= checked
+
+
+def _has_code(source: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
+
+
+def test_no_release_code_cell_is_empty_without_a_prompt_above(release):
+    """Each code cell a student fills in says what goes in it, below the markdown cell that asks for it."""
+    stubs = 0
+    for source, student in _pairs(release):
+        cells = _cells(student)
+        for i, cell in enumerate(cells):
+            if cell["cell_type"] != "code" or _has_code(_source(cell)):
+                continue
+            where = f"{student.parent.name}/{student.name}, cell {i} ({cell.get('id')})"
+            above = cells[i - 1] if i else None
+            assert above is not None and above["cell_type"] == "markdown" \
+                and "solution" not in _tags(above), f"{where}: an empty code cell with no question right above it"
+            lines = _source(cell).splitlines()
+            assert lines and re.match(r"# (Question|问题) \d", lines[0]), f"{where}: the cell does not say what goes in it"
+            stubs += 1
+    assert stubs == 2 * 11  # the code answers of exercises 1-4, in each language
+
+
+def _run_release(folder, language, monkeypatch):
+    """Run every notebook of ``language`` in the unpacked release; return (printed text, check verdicts) per notebook."""
     from nbclient import NotebookClient
 
-    monkeypatch.setenv("D2L_WORK_DIR", str(tmp_path / "work"))  # no network saved by exercise 2
-    monkeypatch.setenv("D2L_MAX_EXAMPLES", "1000")
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     outputs, shown = {}, set()
-    for path in sorted((release / "student" / "notebooks" / "en").glob("*.ipynb")):
+    for path in sorted((folder / "notebooks" / language).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         NotebookClient(nb, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -174,6 +229,23 @@ def test_the_english_student_release_runs_top_to_bottom_and_says_what_is_missing
                                        for o in c.outputs if o.output_type == "stream")
         shown.update(o.data.get("text/plain", "") for c in nb.cells if "check" in c.metadata.get("tags", [])
                      for o in c.outputs if o.output_type == "execute_result")
+    return outputs, shown
+
+
+@pytest.mark.slow
+def test_the_unpacked_student_zip_runs_top_to_bottom_and_says_what_is_missing(release, tmp_path, monkeypatch):
+    """Unpacked into an empty folder, answers empty and exercise 2 never run: every notebook of both
+    languages runs, every check says what is missing, and the Chinese checks say it in Chinese.
+
+    Whether a notebook runs does not depend on how much data it trains on, so the
+    notebooks train on 1,000 examples per split here.
+    """
+    folder = _unpack(release, tmp_path / "unpacked")
+    monkeypatch.setenv("D2L_WORK_DIR", str(tmp_path / "work"))  # no network saved by exercise 2
+    monkeypatch.setenv("D2L_MAX_EXAMPLES", "1000")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    outputs, shown = _run_release(folder, "en", monkeypatch)
     assert set(outputs) == {"lenet", *EXERCISES}
     assert "exercise 2" in outputs["lenet_ex3_mnist"] and "instead" in outputs["lenet_ex3_mnist"]
     assert "Question 1: not yet: name 'max_lenet' is not defined" in outputs["lenet_ex1_max_pooling"]
@@ -185,6 +257,15 @@ def test_the_english_student_release_runs_top_to_bottom_and_says_what_is_missing
     assert "Question 1: not yet: name 'lenet_history' is not defined" in outputs["lenet_ex3_mnist"]
     assert "Question 3: not yet: name 'digit_recipe' is not defined" in outputs["lenet_ex3_mnist"]
     assert shown == set(), f"check cells show more than their verdict: {shown}"
+    outputs, shown = _run_release(folder, "zh", monkeypatch)
+    assert set(outputs) == {"lenet", *EXERCISES} and shown == set()
+    assert "问题 1：还不对：name 'max_lenet' is not defined：请在上面的单元格中写出解答并运行" \
+        in outputs["lenet_ex1_max_pooling"]
+    assert "问题 1：还不对：X 的形状为 (256, 1, 28, 28)" in outputs["lenet_ex4_feature_maps"]
+    assert "练习 2" in outputs["lenet_ex3_mnist"] and "所以这个笔记本改用" in outputs["lenet_ex3_mnist"]
+    for name, text in outputs.items():
+        for english in ("Question", "not yet", "right.", "write your answer", "instead", "Run exercise 2"):
+            assert english not in text, f"zh/{name} prints {english!r}: {text[:3000]}"
 
 
 # ---- grading: one run of the tool over every kind of submission ----
@@ -376,10 +457,12 @@ def test_inconsistent_tags_are_refused(kind, tags, message):
 def test_prose_of_a_worked_solution_is_left_out_of_the_graders_copy():
     nb = nbformat.v4.new_notebook()
     nb.cells = [_cell("markdown", "solution"), _cell("code", "solution"), _cell("markdown", "solution", "points-3"),
-                _cell("code", "check", "points-2")]
+                _cell("code", "check", "points-2"), _cell("code", "solution", "demo")]
+    nb.cells[1].source = "# Question 1: x.\nx = 1"
     assert release_tool.to_source(nb) == 5
     assert [(c.cell_type, "nbgrader" in c.metadata) for c in nb.cells] == [("code", True), ("markdown", True),
                                                                             ("code", True)]
+    assert nb.cells[0].source == "# Question 1: x.\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"
 
 
 # ---- the tool on a small course written here, checked against its raw JSON ----
@@ -393,8 +476,9 @@ def _raw_cell(kind: str, source: str, tags: list[str], cell_id: str) -> dict:
 
 SMALL = [
     _raw_cell("markdown", "# Exercise\n\n**Question 1**: compute the answer.", [], "title"),
-    _raw_cell("code", "answer = 6 * 7\nprint(answer)", ["solution"], "code-sol"),
+    _raw_cell("code", "# Question 1: compute answer.\nanswer = 6 * 7\nprint(answer)", ["solution"], "code-sol"),
     _raw_cell("markdown", "Six times seven, worked out.", ["solution"], "prose-sol"),
+    _raw_cell("code", "print(answer / 7)", ["solution", "demo"], "demo-sol"),
     _raw_cell("code", "assert answer == 42, 'answer should be 42'\n### BEGIN HIDDEN TESTS\nassert answer > 41\n"
                       "### END HIDDEN TESTS", ["check", "points-2"], "check-1"),
     _raw_cell("markdown", "Because six sevens make forty-two.\n\n**Rubric**: 1 point.", ["solution", "points-1"],
@@ -427,6 +511,8 @@ SMALL_VERDICTS = {"check-1": ("1", lambda answers: None)}
 def small_release(tmp_path_factory):
     root = tmp_path_factory.mktemp("small")
     notebooks = _write_course(root, {language: SMALL for language in LANGUAGES})
+    (notebooks / "figures").mkdir()
+    (notebooks / "figures" / "f.svg").write_text("<svg/>", encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(verdicts.QUESTIONS, "ex", SMALL_VERDICTS)
         totals = release_tool.build(root / "out", notebooks)
@@ -450,10 +536,11 @@ def test_small_course_student_release_against_the_raw_json(small_release):
             (notebooks / language / "ex.ipynb").read_text(encoding="utf-8")
         built = json.loads((out / "student" / "notebooks" / language / "ex.ipynb").read_text(encoding="utf-8"))
         cells = {c["id"]: c for c in built["cells"]}
-        assert list(cells) == ["title", "code-sol", "check-1", "written", "given"]  # worked-solution prose left out
+        # worked-solution prose and the demonstration left out
+        assert list(cells) == ["title", "code-sol", "check-1", "written", "given"]
         assert _source(cells["title"]) == _source(original["cells"][0])
         assert _source(cells["given"]) == "print('given')"
-        assert _source(cells["code-sol"]) == release_tool.STUBS[language]["code"]
+        assert _source(cells["code-sol"]) == "# Question 1: compute answer.\n" + release_tool.STUBS[language]["code"]
         assert _source(cells["written"]) == release_tool.STUBS[language]["text"]
         assert _source(cells["check-1"]) == "assert answer == 42, 'answer should be 42'"
         assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in cells.values())
@@ -462,6 +549,26 @@ def test_small_course_student_release_against_the_raw_json(small_release):
             "code-sol": (False, True, None), "check-1": (True, False, 2), "written": (True, True, 1)}
     assert release_tool.STUBS["en"]["code"] == "# Your answer here: write the code that the question above asks for."
     assert release_tool.STUBS["zh"]["text"] == "*在这里写下你的回答。*"
+    for edition in ("instructor", "student"):
+        assert (out / edition / "notebooks" / "figures" / "f.svg").read_text(encoding="utf-8") == "<svg/>"
+    with zipfile.ZipFile(out / release_tool.STUDENT_ZIP) as packed:
+        files = {name: packed.read(name) for name in packed.namelist() if not name.endswith("/")}
+    student = out / "student"
+    assert files == {str(p.relative_to(student)).replace(os.sep, "/"): p.read_bytes()
+                     for p in student.rglob("*") if p.is_file()}
+    assert "notebooks/figures/f.svg" in files and "notebooks/zh/ex.ipynb" in files
+
+
+def test_an_answer_cell_without_a_prompt_and_a_demo_that_is_no_solution_are_refused(tmp_path):
+    bare = [_raw_cell("code", "answer = 6 * 7", ["solution"], "bare")]
+    notebooks = _write_course(tmp_path / "a", {language: bare for language in LANGUAGES})
+    with pytest.raises(ValueError, match=r"^cell 'bare': an answer cell starts with comment lines that say what "
+                                         r"goes in it \(they stay in the student release above the stub\)$"):
+        release_tool.build(tmp_path / "out", notebooks)
+    stray = [_raw_cell("code", "print(1)", ["demo"], "stray")]
+    notebooks = _write_course(tmp_path / "b", {language: stray for language in LANGUAGES})
+    with pytest.raises(ValueError, match=r"^cell 'stray' is tagged demo but not solution$"):
+        release_tool.build(tmp_path / "out", notebooks)
 
 
 def test_a_solution_tag_on_a_raw_cell_is_refused(tmp_path):
@@ -486,7 +593,8 @@ def test_main_builds_where_asked_and_says_what_it_wrote(tmp_path, monkeypatch, c
     assert seen == [tmp_path / "mine", REPO / "build" / "release"]
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == ["lenet-en: ex 3 pt", "lenet-zh: ex 3 pt",
-                         f"student release: {tmp_path / 'mine' / 'student' / 'notebooks'}; instructor edition: "
+                         f"student release: {tmp_path / 'mine' / 'student' / 'notebooks'} (zipped: "
+                         f"{tmp_path / 'mine' / release_tool.STUDENT_ZIP}); instructor edition: "
                          f"{tmp_path / 'mine' / 'instructor' / 'notebooks'}; grader: {tmp_path / 'mine' / 'course'}"]
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ..messages import say
 from .feature_maps import pick_examples
 from .grading import AnswerError, describe_net, rebuild_net
 from .recipes import Recipe
@@ -42,11 +43,11 @@ def require(condition: bool, message: str) -> None:
 def described(value: object) -> str:
     """What ``value`` is, for a message: a class or a function is named, with the hint to call it."""
     if isinstance(value, type):
-        return f"the class {value.__name__} itself (call it to make one)"
+        return say("a_class", name=value.__name__)
     if callable(value) and hasattr(value, "__name__") and not isinstance(value, nn.Module):
-        return f"the function {value.__name__} (call it to get its result)"
+        return say("a_function", name=value.__name__)
     if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
+        return say("a_tensor", shape=tuple(value.shape))
     return type(value).__name__
 
 
@@ -63,13 +64,13 @@ def check_answer(question: str, check: Callable[[], object]) -> None:
     except CheckFailed as failure:
         message = str(failure)
     except NameError as missing:
-        message = f"{missing}: write your answer in the cell above and run it, then run this check again."
+        message = say("undefined", missing=missing)
     except Exception as error:  # an answer that crashes is a wrong answer, reported as such
-        message = f"running your answer raised {type(error).__name__}: {error}"
+        message = say("raised", error=type(error).__name__, detail=error)
     else:
-        print(f"Question {question}: right.")
+        print(say("right", question=question))
         return
-    print(f"Question {question}: not yet: {message}")
+    print(say("not_yet", question=question, message=message))
     if os.environ.get(GRADER_ENV):
         raise AssertionError(f"Question {question}: {message}")
 
@@ -79,36 +80,34 @@ def check_output_shape(net: nn.Module, expected: Sequence[int], input_shape: Seq
 
     The net runs in eval mode, so that the check leaves batch-norm statistics as they were.
     """
-    require(isinstance(net, nn.Module), f"expected a torch network (nn.Module), got {described(net)}")
+    require(isinstance(net, nn.Module), say("not_a_module", got=described(net)))
     try:
         with evaluating(net):
             shape = tuple(net(torch.zeros(*input_shape)).shape)
     except RuntimeError as error:
-        raise CheckFailed(f"your net cannot take an input of shape {tuple(input_shape)}: {str(error).splitlines()[0]}. "
-                          f"Print each layer's output shape, as the chapter does, to find the layer that "
-                          f"does not fit") from error
-    require(shape == tuple(expected), f"your net outputs {shape} for an input of shape {tuple(input_shape)}; "
-                                      f"{expected[-1]} classes need {tuple(expected)}")
+        raise CheckFailed(say("bad_input", shape=tuple(input_shape), error=str(error).splitlines()[0])) from error
+    require(shape == tuple(expected), say("bad_output", shape=shape, input_shape=tuple(input_shape),
+                                          classes=expected[-1], expected=tuple(expected)))
 
 
 def check_pooling(net: nn.Sequential, kind: type[nn.Module], count: int, kernel_size: int, stride: int) -> None:
     """``net`` pools exactly ``count`` times, each time with a ``kind`` layer of the given window and stride."""
-    require(isinstance(net, nn.Sequential), f"expected an nn.Sequential, got {described(net)}")
+    require(isinstance(net, nn.Sequential), say("not_sequential", got=described(net)))
     pools = [(i, layer) for i, layer in enumerate(net) if type(layer).__module__ == nn.MaxPool2d.__module__]
     for i, layer in pools:
-        require(isinstance(layer, kind), f"layer {i} of your net is still nn.{type(layer).__name__}; "
-                                         f"replace every pooling layer by nn.{kind.__name__}")
+        require(isinstance(layer, kind), say("wrong_pooling", index=i, found=type(layer).__name__,
+                                             wanted=kind.__name__))
         require(layer.kernel_size in (kernel_size, (kernel_size, kernel_size))
                 and layer.stride in (stride, (stride, stride)),
-                f"layer {i} pools with kernel_size={layer.kernel_size}, stride={layer.stride}; "
-                f"the question asks for kernel_size={kernel_size}, stride={stride}")
-    require(len(pools) == count, f"your net has {len(pools)} pooling layer(s); it needs {count}")
+                say("pooling_window", index=i, kernel=layer.kernel_size, stride=layer.stride,
+                    wanted_kernel=kernel_size, wanted_stride=stride))
+    require(len(pools) == count, say("pooling_count", count=len(pools), wanted=count))
 
 
 def check_same_size(net: nn.Module, reference: nn.Module, why: str) -> None:
     """``net`` has as many parameters as ``reference``; ``why`` says why they must match."""
     mine, theirs = num_params(net), num_params(reference)
-    require(mine == theirs, f"your net has {mine:,} parameters and the reference {theirs:,}; {why}")
+    require(mine == theirs, say("same_size", mine=mine, theirs=theirs, why=why))
 
 
 def check_budget(net: nn.Module, max_params: int, num_classes: int = 10,
@@ -116,7 +115,7 @@ def check_budget(net: nn.Module, max_params: int, num_classes: int = 10,
     """``net`` has at most ``max_params`` parameters and maps ``input_shape`` to one score per class."""
     check_output_shape(net, (input_shape[0], num_classes), input_shape)
     count = num_params(net)
-    require(count <= max_params, f"your net has {count:,} parameters; the budget is at most {max_params:,}")
+    require(count <= max_params, say("over_budget", count=count, budget=max_params))
 
 
 def check_rebuildable(net: nn.Module) -> None:
@@ -124,45 +123,46 @@ def check_rebuildable(net: nn.Module) -> None:
     try:
         rebuild_net(describe_net(net), net.state_dict())
     except AnswerError as error:
-        raise CheckFailed(str(error)) from None
+        raise CheckFailed(say("not_rebuildable", detail=error)) from None
 
 
 def check_recipe(recipe: object) -> None:
     """``recipe`` is a ``d2l.Recipe``."""
-    require(isinstance(recipe, Recipe), f"recipe should be a d2l.Recipe, got {described(recipe)}")
+    require(isinstance(recipe, Recipe), say("not_a_recipe", got=described(recipe)))
 
 
 def check_accuracy(history: object, num_epochs: int, at_least: float) -> None:
     """``history`` is a finished run of ``num_epochs`` epochs that ends with a test accuracy of ``at_least``."""
     check_history(history, num_epochs)
     final = history.test_acc[-1]
-    require(final >= at_least, f"your net ends at {final:.4f} test accuracy; the question asks for at least "
-                               f"{at_least:.2f}")
+    require(final >= at_least, say("too_inaccurate", final=final, goal=at_least))
 
 
 def check_history(history: object, num_epochs: int) -> None:
     """``history`` is a finished training run of ``num_epochs`` epochs."""
-    require(isinstance(history, TrainHistory), f"expected the TrainHistory that train_ch6 returns, "
-                                               f"got {described(history)}")
-    require(history.status == "finished", f"the training run did not finish (status {history.status!r}); "
-                                          f"run it again to the end")
+    require(isinstance(history, TrainHistory), say("not_a_history", got=described(history)))
+    require(history.status == "finished", say("not_finished", status=history.status))
     require(history.num_epochs == num_epochs and len(history.test_acc) == num_epochs,
-            f"the run trained {len(history.test_acc)} epoch(s); the question asks for {num_epochs}")
+            say("wrong_epochs", trained=len(history.test_acc), wanted=num_epochs))
 
 
 def check_examples(X: torch.Tensor, data_iter: object, classes: Sequence[str]) -> None:
     """``X`` holds the first test example of each of ``classes``, in that order."""
-    require(isinstance(X, torch.Tensor), f"X should be a tensor of images, got {described(X)}")
+    require(isinstance(X, torch.Tensor), say("not_images", got=described(X)))
     expected, _ = pick_examples(data_iter, list(classes))
-    require(tuple(X.shape) == tuple(expected.shape), f"X has shape {tuple(X.shape)}; one image for each of "
-                                                     f"{', '.join(classes)} has shape {tuple(expected.shape)}")
+    require(tuple(X.shape) == tuple(expected.shape), say("examples_shape", shape=tuple(X.shape),
+                                                         classes=", ".join(classes), expected=tuple(expected.shape)))
     for k, name in enumerate(classes):
-        require(torch.equal(X[k].cpu(), expected[k].cpu()), f"image {k} of X is not the first {name} of the test set")
+        require(torch.equal(X[k].cpu(), expected[k].cpu()), say("wrong_example", index=k, name=name))
 
 
-def check_block_maps(maps: object, net: nn.Sequential, X: torch.Tensor, block_end: int, block: str) -> None:
-    """``maps`` is what ``net[:block_end]`` outputs for ``X``; if another layer's output matches, say which."""
-    require(isinstance(maps, torch.Tensor), f"the maps of {block} should be a tensor, got {described(maps)}")
+def check_block_maps(maps: object, net: nn.Sequential, X: torch.Tensor, block_end: int, block: int) -> None:
+    """``maps`` is what ``net[:block_end]`` outputs for ``X`` (convolution block number ``block``).
+
+    If another layer's output matches, the message says which.
+    """
+    name = say("block", number=block)
+    require(isinstance(maps, torch.Tensor), say("maps_not_tensor", block=name, got=described(maps)))
     outputs, out = [], X
     with evaluating(net):  # as d2l.feature_maps computes them
         for layer in net:  # each layer's output once, not every prefix of the net again
@@ -171,11 +171,10 @@ def check_block_maps(maps: object, net: nn.Sequential, X: torch.Tensor, block_en
     if maps.shape == outputs[block_end - 1].shape and torch.allclose(maps.cpu(), outputs[block_end - 1].cpu(),
                                                                       atol=1e-5):
         return
+    end, end_kind = block_end - 1, type(net[block_end - 1]).__name__
     for k, output in enumerate(outputs, start=1):
         if maps.shape == output.shape and torch.allclose(maps.cpu(), output.cpu(), atol=1e-5):
-            raise CheckFailed(f"the maps of {block} you give are the output of layer {k - 1} "
-                              f"({type(net[k - 1]).__name__}); {block} ends with its activation, "
-                              f"the output of layer {block_end - 1} ({type(net[block_end - 1]).__name__})")
-    raise CheckFailed(f"the maps of {block} you give (shape {tuple(maps.shape)}) are not the output of any layer "
-                      f"of net for X; {block} ends with layer {block_end - 1} "
-                      f"({type(net[block_end - 1]).__name__}), shape {tuple(outputs[block_end - 1].shape)}")
+            raise CheckFailed(say("maps_of_layer", block=name, layer=k - 1, kind=type(net[k - 1]).__name__,
+                                  end=end, end_kind=end_kind))
+    raise CheckFailed(say("maps_of_nothing", block=name, shape=tuple(maps.shape), end=end, end_kind=end_kind,
+                          end_shape=tuple(outputs[block_end - 1].shape)))

@@ -232,3 +232,26 @@ def plot_feature_maps(net: nn.Sequential, X: torch.Tensor, titles: Sequence[str]
         part.suptitle(f'block {b + 1}: {m.shape[1]} maps of {m.shape[2]}x{m.shape[3]} pixels', fontsize=10)
         part.colorbar(image, ax=axes, location='bottom', shrink=0.9, aspect=25, label=f'block {b + 1} activation')
     return fig
+
+
+def plot_filters(weight: torch.Tensor, title: str = 'the first layer\'s filters') -> Figure:
+    """Draw each filter of a first convolution layer (``weight`` of shape (out, 1, k, k)) as a k x k image.
+
+    Red is positive, blue negative, white zero, on one colour scale shared by all filters
+    and shown by the colour bar; the figure is returned, so a cell that ends with the call shows it.
+    """
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 4 or weight.shape[1] != 1:
+        shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(f'need the weight of a convolution with one input channel, shape (out, 1, k, k); got {shape}')
+    kernels = weight.detach().cpu()[:, 0]
+    limit = float(kernels.abs().max()) or 1.0
+    fig = new_figure((1.1 * len(kernels) + 1.2, 1.9))
+    axes = fig.subplots(1, len(kernels), squeeze=False)[0]
+    for k, ax in enumerate(axes):
+        image = ax.imshow(kernels[k].numpy(), cmap='RdBu_r', vmin=-limit, vmax=limit)
+        ax.set_title(f'filter {k}', fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(image, ax=axes, label='weight', shrink=0.8)
+    fig.suptitle(title, fontsize=10)
+    return fig

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..messages import say
 from ..datasets import chosen_folder, default_folder
 from .recipes import Recipe
 
@@ -78,8 +79,7 @@ def save_network(net: nn.Module, name: str, recipe: Recipe | None = None,
         raise
     local = _notebook_classes(net)
     if local:
-        print(f"Saved {path}; note: {', '.join(local)} is defined in this notebook, so a notebook that loads "
-              f"the network must define it too.")
+        print(say("saved_with_local", path=path, names=", ".join(local)))
     return path
 
 
@@ -98,10 +98,9 @@ def _first_line(err: BaseException, limit: int = 120) -> str:
 
 def _read(path: Path) -> tuple[nn.Module, Recipe]:
     """The network and recipe saved in ``path``; raises ``_Unusable`` saying why not."""
-    save_again = (f'Run exercise 2 to its end: it saves the network with '
-                  f'd2l.save_network(net, {path.stem!r}, recipe)')
+    save_again = say('save_again', name=path.stem)
     if not path.is_file():
-        raise _Unusable(f'There is no saved network {path.stem!r} in {path.parent}', save_again, missing=True)
+        raise _Unusable(say('no_saved_network', name=path.stem, folder=path.parent), save_again, missing=True)
     try:
         payload = torch.load(path, map_location='cpu', weights_only=False)
     except (AttributeError, ImportError) as err:  # pickle names a class or module that does not exist here
@@ -146,7 +145,7 @@ def load_network(name: str, fallback: Fallback | None = None,
             error = FileNotFoundError if err.missing else ValueError
             raise error(f'{err.reason}. {err.fix}.') from err.__cause__
         description, make = fallback
-        print(f'{err.reason}, so this notebook uses {description} instead. {err.fix}.')
+        print(say('uses_fallback', reason=err.reason, description=description, fix=err.fix))
         made = make()
         if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module)
                 and isinstance(made[1], Recipe)):

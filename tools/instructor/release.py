@@ -11,11 +11,16 @@
 * ``DIR/course/``: an nbgrader course folder, what the grader needs: ``nbgrader_config.py``,
   ``source/lenet-{en,zh}/`` (the notebooks with nbgrader's cell metadata), the gradebook
   ``gradebook.db`` and nbgrader's ``release/lenet-{en,zh}/``;
-* ``DIR/student/notebooks/{en,zh}/``: a copy of that release to hand out: no solution, no
-  hidden check, no output and no widget state, and the public checks in place.
+* ``DIR/student/``: a copy of that release to hand out, ``notebooks/{en,zh}/`` and the figures
+  they show (``notebooks/figures/``): no solution, no hidden check, no output and no widget
+  state, and the public checks in place; and ``DIR/lenet-course-student.zip``, the same folder
+  zipped, which opens and runs on its own once unpacked.
 
 The course marks its cells with tags, which this tool turns into nbgrader's metadata:
-``solution`` (an answer cell: code the student writes, or a written answer), ``check`` (a
+``solution`` (an answer cell: code the student writes, or a written answer; a code answer
+starts with comment lines saying what goes in it, which the release keeps above the stub),
+``demo`` (with ``solution``: a cell of the worked solution that answers no question of its
+own, such as an extra plot; left out of the release), ``check`` (a
 code cell of public checks, graded automatically; a ``### BEGIN HIDDEN TESTS`` block in it
 is left out of the release) and ``points-N`` (the points of a check, or of a written answer
 graded by hand, which is then also graded). nbgrader (``generate_assignment``) writes the release.
@@ -70,6 +75,8 @@ POINTS_TAG = re.compile(r"points-(\d+)$")
 # Examples per split while grading the exercises whose questions are about code, not a trained
 # result (exercise 2's accuracy question needs the whole data set).
 SUBSET = {"lenet_ex1_max_pooling": 2000, "lenet_ex3_mnist": 2000, "lenet_ex4_feature_maps": 2000}
+STUDENT_ZIP = "lenet-course-student.zip"  # the student release, zipped, in the build folder
+PROMPT = re.compile(r"\A(?:#[^\n]*\n)+")  # an answer cell's leading comment lines: what goes in it
 STUBS = {
     "en": {"code": "# Your answer here: write the code that the question above asks for.",
            "text": "*Your answer here.*"},
@@ -130,6 +137,8 @@ def nbgrader_metadata(cell: nbformat.NotebookNode) -> dict | None:
         if cell.cell_type != "code" or value is None or "solution" in tags:
             raise ValueError(f"cell {grade_id!r}: a check is a code cell with a points-N tag and no solution tag")
         return {**base, "grade": True, "solution": False, "locked": True, "points": value}
+    if "demo" in tags and "solution" not in tags:
+        raise ValueError(f"cell {grade_id!r} is tagged demo but not solution")
     if "solution" in tags:
         if cell.cell_type not in ("code", "markdown"):
             raise ValueError(f"cell {grade_id!r} is tagged solution but is a {cell.cell_type} cell")
@@ -147,19 +156,36 @@ def to_source(nb: nbformat.NotebookNode) -> int:
 
     Tagged cells get nbgrader's metadata. A markdown solution cell without points is prose
     of a worked solution that answers no question (nbgrader only blanks markdown that it
-    grades): it is left out here and stays in the instructor edition.
+    grades), and a cell tagged ``demo`` only demonstrates: both are left out here and stay in
+    the instructor edition. A code answer keeps its leading comment lines (its prompt) and
+    nbgrader replaces the rest with the stub.
     """
     total, kept = 0, []
     for cell in nb.cells:
         meta = nbgrader_metadata(cell)
         if meta is not None:
-            if cell.cell_type == "markdown" and not meta["grade"]:
+            if (cell.cell_type == "markdown" and not meta["grade"]) or "demo" in cell.metadata.get("tags", []):
                 continue
+            if cell.cell_type == "code" and meta["solution"]:
+                cell.source = with_prompt(cell)
             cell.metadata["nbgrader"] = meta
             total += meta.get("points", 0)  # only graded cells have points
         kept.append(cell)
     nb.cells = kept
     return total
+
+
+def with_prompt(cell: nbformat.NotebookNode) -> str:
+    """An answer cell's source with all but its leading comment lines marked as nbgrader's solution region.
+
+    Raises ``ValueError`` for an answer cell that does not start with a comment: the student's
+    cell would otherwise not say what goes in it.
+    """
+    match = PROMPT.match(cell.source)
+    if match is None:
+        raise ValueError(f"cell {cell.get('id')!r}: an answer cell starts with comment lines that say what goes "
+                         f"in it (they stay in the student release above the stub)")
+    return f"{match.group(0)}### BEGIN SOLUTION\n{cell.source[match.end():]}\n### END SOLUTION"
 
 
 def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None,
@@ -230,6 +256,14 @@ def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = DEFAULT_TIMEOUT
         if result.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {assignment(language)} failed:\n{result.stdout}")
         shutil.copytree(course / "release" / assignment(language), out / "student" / "notebooks" / language)
+        for other in sorted((notebooks / language).glob("*")):  # files the notebooks link to, such as a glossary
+            if other.is_file() and other.suffix != ".ipynb":
+                for edition in ("instructor", "student"):
+                    shutil.copy2(other, out / edition / "notebooks" / language / other.name)
+    if (notebooks / "figures").is_dir():  # the figures that the notebooks show, at the same relative path
+        for edition in ("instructor", "student"):
+            shutil.copytree(notebooks / "figures", out / edition / "notebooks" / "figures")
+    shutil.make_archive(str(out / STUDENT_ZIP.removesuffix(".zip")), "zip", out / "student")
     return totals
 
 
@@ -561,7 +595,8 @@ def main(argv: list[str] | None = None) -> int:
         totals = build(args.out)
         for language, per_notebook in totals.items():
             print(f"{assignment(language)}: " + ", ".join(f"{name} {value} pt" for name, value in per_notebook.items()))
-        print(f"student release: {args.out / 'student' / 'notebooks'}; instructor edition: "
+        print(f"student release: {args.out / 'student' / 'notebooks'} (zipped: {args.out / STUDENT_ZIP}); "
+              f"instructor edition: "
               f"{args.out / 'instructor' / 'notebooks'}; grader: {args.out / 'course'}")
         return 0
     try:

@@ -21,7 +21,12 @@ first line that differs.
   compared whole;
 * trailing spaces and lines left blank are ignored (except inside string literals);
   everything else (numbers, strings, f-strings, names, indentation, the order of the
-  lines) must be equal character for character.
+  lines) must be equal character for character;
+* one line is the Chinese twin's alone: ``d2l.use_language('zh')`` in its import cell, which
+  makes the exercises' checks and notes speak Chinese (``d2l_local/messages.py``).
+
+The checks' verdicts in the copied outputs (``Question N: right.``) are written in Chinese
+in the Chinese notebook, as its kernel would print them.
 """
 from __future__ import annotations
 
@@ -35,11 +40,17 @@ from pathlib import Path
 
 import nbformat
 
+if __package__ in (None, ""):  # run as a script: make this checkout's d2l_local importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from d2l_local.messages import MESSAGES  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 # Comments that tools read, compared as code: #@save, nbval's markers, nbgrader's hidden-test markers.
 TOOL_COMMENT = re.compile(r"#\s*(@save|NBVAL_[A-Z_]+)\s*$|### (BEGIN|END) HIDDEN TESTS\s*$")
 MAGIC_LINE = re.compile(r"[ \t]*[%!]")  # a line magic or shell command: compared as text
 MAGIC_CALL = "__ipython_magic__"
+LANGUAGE_LINE = "d2l.use_language('zh')"  # the one line only the Chinese twin has
+RIGHT = re.compile(r"^Question (\S+): right\.$", re.M)  # a check's verdict, as the English kernel prints it
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -109,7 +120,7 @@ def code_skeleton(source: str) -> str:
     inside = {row for t in _tokens(text) for row in range(t.start[0], t.end[0])}
     kept = [line if row in inside else line.rstrip()
             for row, line in enumerate(text.split("\n"), start=1)
-            if row in inside or line.strip()]
+            if row in inside or (line.strip() and line.strip() != LANGUAGE_LINE)]
     return "\n".join(kept)
 
 
@@ -168,12 +179,23 @@ def copy_outputs(en_path: Path, zh_path: Path, *, write: bool = True) -> list[st
     en_code = [c for c in en.cells if c.cell_type == "code"]
     zh_code = [c for c in zh.cells if c.cell_type == "code"]
     for src, dst in zip(en_code, zh_code):
-        dst.outputs = src.outputs
+        dst.outputs = [in_chinese(output) for output in src.outputs]
         dst.execution_count = src.execution_count
         dst.metadata = src.metadata
     zh.metadata = en.metadata
     nbformat.write(zh, zh_path)
     return []
+
+
+def in_chinese(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``output`` with each check verdict ``Question N: right.`` as the Chinese kernel prints it."""
+    if output.get("output_type") != "stream":
+        return output
+    lines = output["text"] if isinstance(output["text"], list) else None  # a notebook file's JSON holds lines
+    text = "".join(lines) if lines is not None else output["text"]
+    translated = RIGHT.sub(lambda m: MESSAGES["right"]["zh"].format(question=m.group(1)), text)
+    return nbformat.from_dict({**output, "text": translated.splitlines(keepends=True) if lines is not None
+                               else translated})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,7 +89,7 @@ def ex1_q1(answers: Answers) -> None:
     net = answer(answers, "net")
     d2l.checks.check_output_shape(net, (1, 10))
     d2l.checks.check_pooling(net, nn.MaxPool2d, count=2, kernel_size=2, stride=2)
-    d2l.checks.check_same_size(net, d2l.lenet(), "pooling layers have no parameters, so the counts must match")
+    d2l.checks.check_same_size(net, d2l.lenet(), d2l.say("pooling_has_no_parameters"))
     unnamed = [{k: v for k, v in item.items() if k != "name"} for item in describe_net(net)]
     for i, (mine, chapter) in enumerate(zip(unnamed, max_lenet_layers())):
         require(mine == chapter, f"layer {i} of max_lenet() is {_layer(mine)}; the chapter's network has "
@@ -166,8 +166,8 @@ def ex4_q1(answers: Answers) -> None:
     _, test_iter = d2l.load_data_fashion_mnist(batch_size=256)
     d2l.checks.check_examples(X, test_iter, ["pullover", "coat"])
     require(isinstance(titles, list) and len(titles) == 2, f"titles should hold one title per image, got {titles!r}")
-    d2l.checks.check_block_maps(answer(answers, "block1"), net, X, 2, "block 1")
-    d2l.checks.check_block_maps(answer(answers, "block2"), net, X, 5, "block 2")
+    d2l.checks.check_block_maps(answer(answers, "block1"), net, X, 2, 1)
+    d2l.checks.check_block_maps(answer(answers, "block2"), net, X, 5, 2)
 
 
 # For each graded notebook: its check cells' ids, each with the question it checks and the verdict on it.
