@@ -21,6 +21,11 @@ MESSAGES: dict[str, dict[str, str]] = {
                   "zh": "{missing}：请在上面的单元格中写出解答并运行，然后再运行这个检查。"},
     "raised": {"en": "running your answer raised {error}: {detail}",
                "zh": "运行你的解答时出现异常 {error}：{detail}"},
+    # the grader's verdicts (tools/instructor/grading/verdicts.py), in the language of the graded notebook
+    "no_answer_received": {"en": "the grader received no answer: the check cell did not run to its end",
+                           "zh": "评分程序没有收到答案：检查单元格没有运行完"},
+    "judging_raised": {"en": "judging your answer raised {error}: {detail}",
+                       "zh": "评判你的解答时出现异常 {error}：{detail}"},
     # what checks.described says a value is
     "a_class": {"en": "the class {name} itself (call it to make one)",
                 "zh": "类 {name} 本身（调用它才能得到一个实例）"},

@@ -121,3 +121,17 @@ def test_exercise_4_names_the_block_whose_maps_are_wrong():
     assert _verdict(verdicts.ex4_q1, **answers) == "right"
     assert _verdict(verdicts.ex4_q1, **{**answers, "block1": torch.rand_like(block1)}).startswith(
         "the maps of block 1 you give (shape (2, 6, 28, 28)) are not the output of any layer")
+
+
+def test_the_verdicts_speak_the_language_of_the_graded_assignment(tmp_path):
+    """A Chinese assignment's feedback is in Chinese: the grader runs with the assignment's language."""
+    from tools.instructor import release
+
+    scratch = release.Scratch(tmp_path)
+    scratch.answers.mkdir(parents=True)  # no answer exported at all: every question is 'not yet'
+    english = release._verdicts("lenet_ex1_max_pooling", scratch, 100, "en")
+    chinese = release._verdicts("lenet_ex1_max_pooling", scratch, 100, "zh")
+    assert {v["message"] for v in english.values()} == {
+        f"Question {q}: not yet: the grader received no answer: the check cell did not run to its end" for q in "12"}
+    assert {v["message"] for v in chinese.values()} == {
+        f"问题 {q}：还不对：评分程序没有收到答案：检查单元格没有运行完" for q in "12"}

@@ -63,6 +63,7 @@ import nbformat
 if __package__ in (None, ""):  # run as a script: make this checkout's tools/ and d2l_local importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from d2l_local.datasets import DATA_DIR_ENV  # noqa: E402
+from d2l_local.messages import LANGUAGE_ENV  # noqa: E402
 from d2l_local.exercises.grading import GRADING_DIR_ENV  # noqa: E402
 from tools.instructor.grading import sandbox, verdicts  # noqa: E402
 
@@ -412,9 +413,11 @@ def _autograde(course: Path, assignment_id: str, student: str, name: str, scratc
         return _nbgrader(course, *args, env=_with_examples(_environment(extra), examples), timeout=timeout + GRACE)
 
 
-def _verdicts(name: str, scratch: Scratch, examples: int | None, timeout: int = VERDICT_TIMEOUT) -> dict[str, dict]:
-    """The grader's verdict on each checked question, judged in a fresh process from the exported answers."""
-    env = _with_examples(_environment(GRADING_ENV), examples)
+def _verdicts(name: str, scratch: Scratch, examples: int | None, language: str = "en",
+              timeout: int = VERDICT_TIMEOUT) -> dict[str, dict]:
+    """The grader's verdict on each checked question, judged in a fresh process from the exported answers,
+    its messages in ``language``, that of the assignment."""
+    env = _with_examples(_environment({**GRADING_ENV, LANGUAGE_ENV: language}), examples)
     try:
         result = subprocess.run([sys.executable, "-m", "tools.instructor.grading.verdicts", name, str(scratch.answers)],
                                 cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
@@ -534,7 +537,8 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
                 raised = ""  # the stop itself, said above
             if raised:
                 notes.append(f"Your {raised}.")
-            _record(course, assignment_id, student, name, _verdicts(name, scratch, examples), notes)
+            _record(course, assignment_id, student, name,
+                    _verdicts(name, scratch, examples, assignment_id.rsplit("-", 1)[-1]), notes)
             graded.add(student)
             error = "; ".join(filter(None, [f"stopped at the time limit of {timeout} s" if stopped else "", raised]))
             results.append(Graded(student, name, _code_score(course, assignment_id, student, name), max_score, written,

@@ -180,22 +180,25 @@ QUESTIONS: dict[str, dict[str, tuple[str, Callable[[Answers], None]]]] = {
 
 
 def judge(notebook: str, answers_dir: Path) -> dict[str, dict[str, object]]:
-    """Each check cell's verdict: whether its question is right, and the message for the student."""
+    """Each check cell's verdict: whether its question is right, and the message for the student.
+
+    The messages are in the language of $D2L_LANGUAGE (release.py sets that of the graded assignment).
+    """
     verdicts = {}
     for cell_id, (question, verdict) in QUESTIONS[notebook].items():
         try:
             answers = read_answers(answers_dir, question)
             if answers is None:
-                raise CheckFailed("the grader received no answer: the check cell did not run to its end")
+                raise CheckFailed(d2l.say("no_answer_received"))
             torch.manual_seed(0)  # a verdict never depends on the one judged before it
             verdict(answers)
         except (CheckFailed, AnswerError) as failure:
-            verdicts[cell_id] = {"right": False, "message": f"Question {question}: not yet: {failure}"}
+            verdicts[cell_id] = {"right": False, "message": d2l.say("not_yet", question=question, message=failure)}
         except Exception as error:  # an answer the checks cannot even handle is a wrong answer, said as such
-            verdicts[cell_id] = {"right": False, "message": f"Question {question}: not yet: judging your answer "
-                                                            f"raised {type(error).__name__}: {error}"}
+            message = d2l.say("judging_raised", error=type(error).__name__, detail=error)
+            verdicts[cell_id] = {"right": False, "message": d2l.say("not_yet", question=question, message=message)}
         else:
-            verdicts[cell_id] = {"right": True, "message": f"Question {question}: right."}
+            verdicts[cell_id] = {"right": True, "message": d2l.say("right", question=question)}
         verdicts[cell_id]["question"] = question
     return verdicts
 
