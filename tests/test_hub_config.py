@@ -28,6 +28,7 @@ def test_z2jh_values_say_what_the_local_hub_does():
     assert bytes_of(user["memory"]["guarantee"]) == settings.MEMORY_GUARANTEE
     assert bytes_of(user["memory"]["limit"]) == settings.MEMORY_LIMIT
     assert user["cpu"]["limit"] == settings.CPU_LIMIT
+    assert user["extraEnv"] == settings.threads(settings.CPU_LIMIT) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     assert (values["cull"]["timeout"], values["cull"]["every"]) == (settings.CULL_IDLE_SERVER, settings.CULL_EVERY)
     culling = user["extraFiles"]["kernel-culling"]["data"]["MappingKernelManager"]
     assert (culling["cull_idle_timeout"], culling["cull_interval"]) == (settings.CULL_IDLE_KERNEL,

@@ -54,10 +54,12 @@ def settings_for(spawner) -> None:
     instructor = spawner.user.name == CLASS["instructor"]
     home = Path(pwd.getpwnam(spawner.user.name).pw_dir)
     spawner.environment = {**environment, "D2L_WORK_DIR": str(home / settings.COURSE_FOLDER / "work"),
-                           "JUPYTER_CONFIG_PATH": str(HUB / ("instructor-config" if instructor else "student-config"))}
+                           "JUPYTER_CONFIG_PATH": str(HUB / ("instructor-config" if instructor else "student-config")),
+                           **settings.threads(settings.CPU_LIMIT)}
     if instructor:
         spawner.mem_limit = int(settings.INSTRUCTOR_MEMORY_LIMIT)
         spawner.cpu_limit = float(os.cpu_count() or 1)
+        spawner.environment.update(settings.threads(spawner.cpu_limit))
 
 
 c.Spawner.pre_spawn_hook = settings_for

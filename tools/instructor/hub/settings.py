@@ -12,6 +12,14 @@ MEMORY_LIMIT = 2 * GIB
 INSTRUCTOR_MEMORY_LIMIT = 4 * GIB  # the instructor also builds releases and grades
 CPU_LIMIT = 1.0  # cores per student: a kernel that loops forever takes one core, never the machine
 
+
+def threads(cores: float) -> dict[str, str]:
+    """Environment that keeps PyTorch's threads to the cores a user may use: more threads than the
+    CPU quota only wait for each other (measured with the class simulation, docs/instructors.md)."""
+    count = str(max(1, int(cores)))
+    return {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count}
+
+
 # Culling. A student's server that has seen no activity for this long is stopped (its files stay);
 # inside a server, a kernel silent that long is shut down, busy or not (a loop that never prints).
 CULL_IDLE_SERVER = 3600
