@@ -162,3 +162,26 @@ def test_the_first_cell_after_a_memory_kill_says_why_once(tmp_path, monkeypatch,
     assert shell.callbacks == []  # said once, not at every cell
     kernel_notes.load_ipython_extension(shell)  # a later restart with no new kill says nothing
     assert shell.callbacks == []
+
+
+def test_reachable_python_opens_passage_only_where_it_is_closed(tmp_path, monkeypatch):
+    from tools.instructor.hub import reachable_python
+
+    private = tmp_path / "private"
+    python = private / "pyenv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    private.chmod(0o700)
+    for name, value in (("executable", str(python)), ("base_prefix", str(python.parents[1])),
+                        ("prefix", str(python.parents[1]))):
+        monkeypatch.setattr(reachable_python.sys, name, value)
+    assert private in reachable_python.closed_folders()
+    assert python.parent not in reachable_python.closed_folders()  # 755 already: left alone
+    above = {folder: folder.stat().st_mode for folder in tmp_path.parents}  # pytest's own folders: put back after
+    try:
+        reachable_python.main()
+        assert stat.S_IMODE(private.stat().st_mode) == 0o701  # passage for others, no listing
+        assert private not in reachable_python.closed_folders()
+    finally:
+        for folder, mode in above.items():
+            folder.chmod(mode)
