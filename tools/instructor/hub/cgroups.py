@@ -1,13 +1,15 @@
 """Per-student memory and CPU limits with Linux control groups (cgroup v1, as root).
 
 Each student's server and everything it starts (kernels, grading, shells) run in a memory
-cgroup and a cpu cgroup of their own, under ``lenet-hub/`` below the hub's own cgroups. When a
+cgroup and a cpu cgroup of their own, under ``lenet-hub-<tag>/`` below the hub's own cgroups
+(the tag tells hubs on one machine apart). When a
 student's processes together pass the memory limit, the kernel's out-of-memory killer stops
 the largest of them (their kernel), and no one else's; a kernel that loops forever gets at
 most ``cpus`` cores. Where this cannot work, ``problem()`` says why and the hub runs without limits.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
@@ -106,9 +108,11 @@ class StudentLimits:
                 pass
 
 
-def hub_parents() -> list[Path]:
-    """The folders that hold the students' memory and cpu cgroups, below this process's own."""
-    return [own / PARENT for own in (own_cgroup("memory"), own_cgroup("cpu")) if own]
+def hub_parents(hub: str | None = None) -> list[Path]:
+    """The folders that hold the students' memory and cpu cgroups of the hub in folder ``hub`` (default:
+    $LENET_HUB_DIR, which the hub runs with), below this process's own: one pair per hub on the machine."""
+    tag = hashlib.sha1(str(hub or os.environ.get("LENET_HUB_DIR", "")).encode()).hexdigest()[:8]
+    return [own / f"{PARENT}-{tag}" for own in (own_cgroup("memory"), own_cgroup("cpu")) if own]
 
 
 def remove_all(parents: list[Path], wait: float = 10.0) -> None:

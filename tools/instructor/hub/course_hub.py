@@ -278,7 +278,7 @@ def start(class_list: Path, instructor: str, hub: Path, port: int = settings.HUB
     with open(log, "ab") as out:
         process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")], cwd=hub,
                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    state.update(pid=process.pid, parents=[str(p) for p in cgroups.hub_parents()], instructor=instructor,
+    state.update(pid=process.pid, parents=[str(p) for p in cgroups.hub_parents(str(hub))], instructor=instructor,
                  students=students)
     state_file.write_text(json.dumps(state))
     url = f"http://{ip}:{port}"
