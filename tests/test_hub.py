@@ -57,13 +57,15 @@ def hub():
     try:
         course_hub.start(folder / "class.txt", INSTRUCTOR, hub_dir, port=PORT)
         parents = [Path(p) for p in json.loads((hub_dir / "state.json").read_text())["parents"]]
+        servers = [psutil.Process(int(json.loads((hub_dir / "state.json").read_text())["pid"])),
+                   psutil.Process(int((hub_dir / "proxy.pid").read_text()))]
         yield hub_dir
     finally:
         if (hub_dir / "state.json").exists():
             course_hub.stop(hub_dir, remove_class=True)
         shutil.rmtree(folder, ignore_errors=True)
-    left = [p.info for p in psutil.process_iter(["pid", "username", "cmdline"])
-            if p.info["username"] in [*STUDENTS, INSTRUCTOR] or "jupyterhub_config.py" in " ".join(p.info["cmdline"] or [])]
+    left = [p.info for p in psutil.process_iter(["pid", "username", "cmdline"]) if p.info["username"] in
+            [*STUDENTS, INSTRUCTOR]] + [p.pid for p in servers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert left == [], f"processes left behind: {left}"
     assert not any(course_hub.account_exists(name) for name in [*STUDENTS, INSTRUCTOR])
     assert not any(Path(f"/home/{name}").exists() for name in [*STUDENTS, INSTRUCTOR])
