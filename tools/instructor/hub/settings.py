@@ -4,9 +4,10 @@ from __future__ import annotations
 
 GIB = 1024 ** 3
 
-# Memory per student: the guarantee is what the class simulation measured for one student's server
-# and kernel at their peak (benchmarks/class_on_hub.py; the table in docs/instructors.md), rounded
-# up; the limit leaves room for a second kernel or a larger experiment before the kernel is stopped.
+# Memory per student: the guarantee is the largest peak the class simulation measured for one
+# student's server and kernel (1.24 GB, exercise 3; benchmarks/class_on_hub.py, the table in
+# docs/instructors.md), rounded up; the limit leaves room for a second kernel or a larger
+# experiment before the kernel is stopped.
 MEMORY_GUARANTEE = 1.5 * GIB
 MEMORY_LIMIT = 2 * GIB
 INSTRUCTOR_MEMORY_LIMIT = 4 * GIB  # the instructor also builds releases and grades
