@@ -76,7 +76,7 @@ def _wrong_data_set() -> dict[str, str]:
     """Exercise 3 trained on Fashion-MNIST instead of MNIST."""
     answers = _answers(EX3)
     fashion = "clothes_train, clothes_test = d2l.load_data_fashion_mnist(batch_size=256)\n"
-    for cell_id in ("ex3-06", "ex3-09b"):
+    for cell_id in ("ex3-06", "ex3-09"):
         answers[cell_id] = fashion + answers[cell_id].replace("train_iter, test_iter", "clothes_train, clothes_test")
     return answers
 
