@@ -664,7 +664,8 @@ def _stand_in_for_nbgrader(monkeypatch):
         calls.append(("raised", course, assignment, student, name))
         return "cell 'x' raised ValueError: v" if name == EX2 else ""
 
-    def verdicts(name, scratch, examples):
+    def verdicts(name, scratch, examples, language):
+        assert language == "en"  # the fake course's assignment is lenet-en: its verdicts speak English
         calls.append(("verdicts", name, scratch.root, examples))
         return {"check": {"question": "1", "right": True, "message": "Question 1: right."}}
 
