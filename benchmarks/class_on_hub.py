@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import pwd
 import statistics
 import sys
 import tempfile
@@ -76,7 +77,6 @@ class MemorySampler:
 
     def __init__(self, names: list[str]) -> None:
         self.uids = {psutil.Process().uids().real: "root"}
-        import pwd
         self.uids.update({pwd.getpwnam(name).pw_uid: name for name in names})
         self.peak = {name: 0 for name in self.uids.values()}
         self.total_peak = 0
@@ -250,7 +250,7 @@ def simulate(hub_dir: Path, examples: int, extra: list[str]) -> dict:
                 instructor.failures.append(f"the worked solutions of {key}: {type(error).__name__}: {error}")
                 break
         total_peak = sampler.total_peak
-    grades = read_grades(Path(instructor_home(people["instructor"])) / "lenet-release" / "course")
+    grades = read_grades(Path(pwd.getpwnam(people["instructor"]).pw_dir) / "lenet-release" / "course")
     for student in students:
         student.grade = grades.get(student.name)
     users = [s.user for s in students] + [instructor]
@@ -264,11 +264,6 @@ def simulate(hub_dir: Path, examples: int, extra: list[str]) -> dict:
                          "notebooks": s.notebooks, "grade": s.grade, "expected": EXPECTED[s.answers],
                          "feedback_ok": FEEDBACK_SAYS[s.answers] in s.feedback} for s in students],
     }
-
-
-def instructor_home(name: str) -> str:
-    import pwd
-    return pwd.getpwnam(name).pw_dir
 
 
 def problems(result: dict) -> list[str]:

@@ -16,9 +16,10 @@ class CourseSpawner(LocalProcessSpawner):
         return cgroups.StudentLimits(self.user.name)
 
     async def start(self):
-        limits = self._limits()
+        unenforceable = cgroups.problem()
+        limits = None if unenforceable else cgroups.StudentLimits(self.user.name)
         if limits is None:
-            self.log.warning("Memory and CPU limits not enforced for %s: %s", self.user.name, cgroups.problem())
+            self.log.warning("Memory and CPU limits not enforced for %s: %s", self.user.name, unenforceable)
         else:
             limits.create(self.mem_limit, self.cpu_limit)
         self._joining = limits
