@@ -190,7 +190,7 @@ def test_the_unpacked_student_zip_holds_every_file_its_notebooks_link_to(release
                 assert linked.is_relative_to(root.resolve()) and linked.is_file(), \
                     f"{path.relative_to(root)}: the link {target!r} leads to nothing in the release"
                 checked.add(linked.relative_to(root.resolve()).as_posix())
-    assert {"notebooks/figures/lenet.svg", "notebooks/figures/lenet_zh.svg", "notebooks/zh/GLOSSARY.md",
+    assert {"notebooks/en/figures/lenet.svg", "notebooks/zh/figures/lenet_zh.svg", "notebooks/zh/GLOSSARY.md",
             "notebooks/en/lenet_ex4_feature_maps.ipynb"} <= checked
 
 
@@ -549,14 +549,16 @@ def test_small_course_student_release_against_the_raw_json(small_release):
             "code-sol": (False, True, None), "check-1": (True, False, 2), "written": (True, True, 1)}
     assert release_tool.STUBS["en"]["code"] == "# Your answer here: write the code that the question above asks for."
     assert release_tool.STUBS["zh"]["text"] == "*在这里写下你的回答。*"
-    for edition in ("instructor", "student"):
-        assert (out / edition / "notebooks" / "figures" / "f.svg").read_text(encoding="utf-8") == "<svg/>"
+    assert (out / "instructor" / "notebooks" / "figures" / "f.svg").read_text(encoding="utf-8") == "<svg/>"
+    for language in LANGUAGES:  # what a student fetches from an exchange is one folder that holds its figures
+        for folder in (out / "course" / "release" / f"lenet-{language}", out / "student" / "notebooks" / language):
+            assert (folder / "figures" / "f.svg").read_text(encoding="utf-8") == "<svg/>"
     with zipfile.ZipFile(out / release_tool.STUDENT_ZIP) as packed:
         files = {name: packed.read(name) for name in packed.namelist() if not name.endswith("/")}
     student = out / "student"
     assert files == {str(p.relative_to(student)).replace(os.sep, "/"): p.read_bytes()
                      for p in student.rglob("*") if p.is_file()}
-    assert "notebooks/figures/f.svg" in files and "notebooks/zh/ex.ipynb" in files
+    assert "notebooks/en/figures/f.svg" in files and "notebooks/zh/ex.ipynb" in files
 
 
 def test_an_answer_cell_without_a_prompt_and_a_demo_that_is_no_solution_are_refused(tmp_path):
@@ -967,3 +969,12 @@ def test_two_points_tags_name_the_cell():
     cell.metadata["tags"] = ["check", "points-1", "points-2"]
     with pytest.raises(ValueError, match=r"^cell 'check-q1' has 2 points tags$"):
         release_tool.points(cell)
+
+
+def test_an_assignment_links_its_figures_from_its_own_folder():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("![LeNet](../figures/lenet.svg) and [the glossary](GLOSSARY.md)"),
+        nbformat.v4.new_code_cell("print('](../figures/x.svg)')")])
+    release_tool.own_figures(nb)
+    assert nb.cells[0].source == "![LeNet](figures/lenet.svg) and [the glossary](GLOSSARY.md)"
+    assert nb.cells[1].source == "print('](../figures/x.svg)')"

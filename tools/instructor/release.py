@@ -9,12 +9,13 @@
 * ``DIR/instructor/notebooks/{en,zh}/``: the course's notebooks as they are, with the worked
   solutions, the hidden checks and the rubrics of the written answers (the instructor edition);
 * ``DIR/course/``: an nbgrader course folder, what the grader needs: ``nbgrader_config.py``,
-  ``source/lenet-{en,zh}/`` (the notebooks with nbgrader's cell metadata), the gradebook
-  ``gradebook.db`` and nbgrader's ``release/lenet-{en,zh}/``;
-* ``DIR/student/``: a copy of that release to hand out, ``notebooks/{en,zh}/`` and the figures
-  they show (``notebooks/figures/``): no solution, no hidden check, no output and no widget
-  state, and the public checks in place; and ``DIR/lenet-course-student.zip``, the same folder
-  zipped, which opens and runs on its own once unpacked.
+  ``source/lenet-{en,zh}/`` (the notebooks with nbgrader's cell metadata, and the figures and
+  files they link to, so that an assignment fetched from an exchange stands on its own), the
+  gradebook ``gradebook.db`` and nbgrader's ``release/lenet-{en,zh}/``;
+* ``DIR/student/``: a copy of that release to hand out, ``notebooks/{en,zh}/``: no solution, no
+  hidden check, no output and no widget state, and the public checks in place; and
+  ``DIR/lenet-course-student.zip``, the same folder zipped, which opens and runs on its own once
+  unpacked.
 
 The course marks its cells with tags, which this tool turns into nbgrader's metadata:
 ``solution`` (an answer cell: code the student writes, or a written answer; a code answer
@@ -176,6 +177,15 @@ def to_source(nb: nbformat.NotebookNode) -> int:
     return total
 
 
+def own_figures(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` with its figures linked from a ``figures/`` folder beside it instead of the course's
+    shared ``../figures/``: an assignment is fetched from nbgrader's exchange as one folder."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace("](../figures/", "](figures/")
+    return nb
+
+
 def with_prompt(cell: nbformat.NotebookNode) -> str:
     """An answer cell's source with all but its leading comment lines marked as nbgrader's solution region.
 
@@ -249,7 +259,13 @@ def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = DEFAULT_TIMEOUT
             nb = nbformat.read(path, as_version=4)
             refuse_unjudged_checks(nb, path)
             totals.setdefault(language, {})[path.stem] = to_source(nb)
-            nbformat.write(nb, source / path.name)
+            nbformat.write(own_figures(nb), source / path.name)
+        for other in sorted((notebooks / language).glob("*")):  # files the notebooks link to, such as a glossary
+            if other.is_file() and other.suffix != ".ipynb":
+                for folder in (instructor, source):
+                    shutil.copy2(other, folder / other.name)
+        if (notebooks / "figures").is_dir():
+            shutil.copytree(notebooks / "figures", source / "figures")
         (course / "nbgrader_config.py").write_text(CONFIG.format(
             course_id=COURSE_ID, root=str(course.resolve()), timeout=timeout, deadline=DEADLINE_ENV,
             code=STUBS[language]["code"], text=STUBS[language]["text"]), encoding="utf-8")
@@ -257,13 +273,8 @@ def build(out: Path, notebooks: Path = NOTEBOOKS, timeout: int = DEFAULT_TIMEOUT
         if result.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {assignment(language)} failed:\n{result.stdout}")
         shutil.copytree(course / "release" / assignment(language), out / "student" / "notebooks" / language)
-        for other in sorted((notebooks / language).glob("*")):  # files the notebooks link to, such as a glossary
-            if other.is_file() and other.suffix != ".ipynb":
-                for edition in ("instructor", "student"):
-                    shutil.copy2(other, out / edition / "notebooks" / language / other.name)
-    if (notebooks / "figures").is_dir():  # the figures that the notebooks show, at the same relative path
-        for edition in ("instructor", "student"):
-            shutil.copytree(notebooks / "figures", out / edition / "notebooks" / "figures")
+    if (notebooks / "figures").is_dir():  # the instructor edition keeps the course's own layout
+        shutil.copytree(notebooks / "figures", out / "instructor" / "notebooks" / "figures")
     shutil.make_archive(str(out / STUDENT_ZIP.removesuffix(".zip")), "zip", out / "student")
     return totals
 
