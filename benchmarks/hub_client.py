@@ -170,8 +170,10 @@ class HubUser:
             if finish:
                 outputs, _ = kernel.execute(finish)
                 run.finish = "".join(output.get("text", "") for output in outputs)
-        finally:
-            kernel.close()
+        except BaseException:
+            kernel.close(gone_ok=True)  # after a dead kernel its session may be gone: keep the first error
+            raise
+        kernel.close()
         run.seconds = time.monotonic() - started
         self.save_notebook(path, nb)
         return run
@@ -243,6 +245,8 @@ class Kernel:
                     shown[display_id]["data"] = content["data"]
         return outputs, error
 
-    def close(self) -> None:
+    def close(self, gone_ok: bool = False) -> None:
+        """Close the websocket and end the notebook's session (``gone_ok``: a session already gone is fine)."""
         self.socket.close()
-        self.user.request("DELETE", f"{self.user.server}/api/sessions/{self.session_id}")
+        self.user.request("DELETE", f"{self.user.server}/api/sessions/{self.session_id}",
+                          ok=(200, 204, 404) if gone_ok else (200, 204))
