@@ -1,8 +1,10 @@
-"""Shared fixtures: where the real datasets are, and small IDX files made on the spot."""
+"""Shared fixtures: where the real datasets are, small IDX files made on the spot, and the Chinese messages."""
 from __future__ import annotations
 
 import gzip
 import os
+import re
+import string
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,20 @@ def isolated(monkeypatch, tmp_path):
 
     monkeypatch.setattr(datasets, "_download", offline)
     return tmp_path
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")  # a Chinese character
+
+
+def placeholders(text: str) -> list[tuple[str, str | None, str | None]]:
+    """The ``{blanks}`` of a message with their conversion and format: ``{count:,}`` is ``('count', None, ',')``."""
+    return sorted((name, conversion, spec) for _, name, spec, conversion in string.Formatter().parse(text) if name)
+
+
+@pytest.fixture
+def chinese():
+    """The messages in Chinese, as in a notebook that called ``d2l.use_language('zh')``; English again after."""
+    before = d2l.language()
+    d2l.use_language("zh")
+    yield
+    d2l.use_language(before)

@@ -67,6 +67,29 @@ def test_an_answer_that_cannot_be_taken_comes_back_as_its_reason(tmp_path, monke
     assert all(isinstance(value, grading.AnswerError) for value in back.values())
 
 
+def test_a_chinese_kernel_exports_its_reasons_in_chinese(tmp_path, monkeypatch, chinese):
+    class Mine(nn.Module):
+        def forward(self, x):
+            return x
+
+    monkeypatch.setenv(grading.GRADING_DIR_ENV, str(tmp_path))
+    grading.export('1', missing=lambda: undefined_name,  # noqa: F821
+                   wrapped=lambda: Mine(), array=lambda: object(), broken=lambda: 1 / 0)
+    back = grading.read_answers(tmp_path, '1')
+    assert {name: str(value) for name, value in back.items()} == {
+        'missing': "name 'undefined_name' is not defined：请在对应的单元格中写出解答并运行",
+        'wrapped': '评分程序只能重建用 torch.nn 的层组成的 nn.Sequential 网络；这个网络是 Mine',
+        'array': '评分程序无法接收 object 类型的答案',
+        'broken': '运行你的解答时出现异常 ZeroDivisionError：division by zero'}
+    huge = [{'type': 'Linear', 'args': {'in_features': 100_000, 'out_features': 100_000, 'bias': True}}]
+    with pytest.raises(grading.AnswerError, match=r'^这个网络有 10,000,100,000 个参数；评分程序最多只重建 5,000,000 '):
+        grading.rebuild_net(huge)
+    with pytest.raises(grading.AnswerError, match=r"^'os.system' 不是评分程序能重建的层$"):
+        grading.rebuild_net([{'type': 'os.system'}])
+    (tmp_path / 'q1' / 'answers.json').write_text('{"X": {"kind": "tensor"}}', encoding='utf-8')
+    assert str(grading.read_answers(tmp_path, '1')['X']) == '导出的 X 格式不符合预期'
+
+
 def test_export_does_nothing_outside_grading(tmp_path, monkeypatch):
     monkeypatch.delenv(grading.GRADING_DIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -11,9 +11,10 @@ import sys
 
 import pytest
 import torch
+from torch import nn
 
 import d2l_local as d2l
-from conftest import REPO
+from conftest import CJK, REPO, placeholders
 
 sys.path.insert(0, str(REPO))
 from tools.instructor.grading import verdicts  # noqa: E402
@@ -135,3 +136,31 @@ def test_the_verdicts_speak_the_language_of_the_graded_assignment(tmp_path):
         f"Question {q}: not yet: the grader received no answer: the check cell did not run to its end" for q in "12"}
     assert {v["message"] for v in chinese.values()} == {
         f"问题 {q}：还不对：评分程序没有收到答案：检查单元格没有运行完" for q in "12"}
+
+
+def test_every_note_of_the_grader_has_both_languages_with_the_same_blanks():
+    for key, texts in verdicts.NOTES.items():
+        assert set(texts) == set(d2l.messages.LANGUAGES), key
+        assert placeholders(texts["en"]) == placeholders(texts["zh"]), key
+        assert CJK.search(texts["zh"]) and not CJK.search(texts["en"]), key
+
+
+def test_a_chinese_assignments_verdicts_say_what_is_wrong_in_chinese(tmp_path, monkeypatch, chinese):
+    relu_at_1 = _max_lenet()
+    relu_at_1[1] = nn.ReLU()
+    answers = {"1": {"net": relu_at_1}, "2": {"net": relu_at_1}}  # no history for question 2
+    monkeypatch.setattr(verdicts, "read_answers", lambda folder, question: answers[question])
+    assert [v["message"] for v in verdicts.judge("lenet_ex1_max_pooling", tmp_path).values()] == [
+        "问题 1：还不对：max_lenet() 的第 1 层是 ReLU()，而正文的网络在这一层是 Sigmoid()：只需更换汇聚层",
+        "问题 2：还不对：评分程序没有收到 history"]
+    answers = {"1": {"net": nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), "recipe": d2l.Recipe()}}
+    assert verdicts.judge("lenet_ex2_improve", tmp_path)["ex2-q1-check"]["message"] == (
+        "问题 1：还不对：题目要求 LeNet 家族的卷积网络；net 中没有 nn.Conv2d 层")
+    mine = d2l.TrainHistory(num_epochs=1, device="cpu", train_loss=[0.5], test_acc=[0.8125])
+    theirs = d2l.TrainHistory(num_epochs=1, device="cpu", train_loss=[0.25])
+    with pytest.raises(d2l.checks.CheckFailed) as failure:
+        verdicts.require_same_run(mine, theirs, "max_history", verdicts.note("ex1_run"))
+    assert str(failure.value) == (
+        "max_history 不是按以下步骤训练得到的：先运行 d2l.set_seed(0)，再按正文的设置（学习率 0.9，10 轮，"
+        "批量大小 256）训练 max_lenet()。它最终的训练损失为 0.500000、测试精度为 0.812500，"
+        "而评分程序按这些步骤训练的结果为 0.250000 和 无")

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..messages import say
 from .recipes import Recipe
 from ..training import TrainHistory
 
@@ -50,14 +51,13 @@ LAYERS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
 
 
 class AnswerError(Exception):
-    """An answer that cannot be read or rebuilt; the message says why, for the student."""
+    """An answer that cannot be read or rebuilt; the message says why, for the student, in their language."""
 
 
 def describe_net(net: nn.Module) -> list[dict]:
     """``net`` (an ``nn.Sequential``, possibly nested) as a list of layers with their arguments."""
     if type(net) is not nn.Sequential:
-        raise AnswerError(f'the grader rebuilds networks made with nn.Sequential from torch.nn layers; '
-                          f'this one is a {type(net).__name__}')
+        raise AnswerError(say('needs_sequential', kind=type(net).__name__))
     spec = []
     for i, (key, layer) in enumerate(net.named_children()):
         name = type(layer).__name__
@@ -67,35 +67,34 @@ def describe_net(net: nn.Module) -> list[dict]:
             args = {arg: (layer.bias is not None) if arg == 'bias' else getattr(layer, arg) for arg in LAYERS[name][1]}
             item = {'type': name, 'args': {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}}
         else:
-            raise AnswerError(f'the grader rebuilds networks from torch.nn layers ({", ".join(sorted(LAYERS))}); '
-                              f'{name} is not one of them')
+            raise AnswerError(say('unknown_layer', layers=', '.join(sorted(LAYERS)), name=name))
         spec.append(item if key == str(i) else {**item, 'name': key})  # a layer named in an OrderedDict keeps it
     return spec
 
 
 def _build(spec: object) -> nn.Sequential:
     if not isinstance(spec, list):
-        raise AnswerError('a network is a list of layers')
+        raise AnswerError(say('not_a_layer_list'))
     layers = OrderedDict()
     for i, item in enumerate(spec):
         if not isinstance(item, dict) or not isinstance(item.get('type'), str):
-            raise AnswerError(f'not a layer: {item!r:.80}')
+            raise AnswerError(say('not_a_layer', item=item))
         key = item.get('name', str(i))
         if not isinstance(key, str) or not key or '.' in key or key in layers:
-            raise AnswerError(f'not a layer name: {key!r:.80}')
+            raise AnswerError(say('not_a_layer_name', name=key))
         if item['type'] == 'Sequential':
             layers[key] = _build(item.get('layers'))
             continue
         if item['type'] not in LAYERS:
-            raise AnswerError(f'{item["type"]!r} is not a layer the grader rebuilds')
+            raise AnswerError(say('not_a_rebuilt_layer', layer=item['type']))
         cls, names = LAYERS[item['type']]
         args = item.get('args', {})
         if not isinstance(args, dict) or set(args) - set(names):
-            raise AnswerError(f'unexpected arguments for {item["type"]}: {args!r:.80}')
+            raise AnswerError(say('unexpected_arguments', layer=item['type'], args=args))
         try:
             layers[key] = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
         except (TypeError, ValueError, RuntimeError) as error:
-            raise AnswerError(f'{item["type"]}({args}) cannot be built: {error}') from error
+            raise AnswerError(say('cannot_build', layer=item['type'], args=args, error=error)) from error
     return nn.Sequential(layers)
 
 
@@ -108,13 +107,13 @@ def rebuild_net(spec: object, state: dict[str, torch.Tensor] | None = None) -> n
     with torch.device('meta'):
         size = sum(p.numel() for p in _build(spec).parameters())
     if size > MAX_PARAMS:
-        raise AnswerError(f'the network has {size:,} parameters; the grader rebuilds at most {MAX_PARAMS:,}')
+        raise AnswerError(say('too_large_to_grade', size=size, limit=MAX_PARAMS))
     net = _build(spec)
     if state is not None:
         try:
             net.load_state_dict(state, strict=True)
         except RuntimeError as error:
-            raise AnswerError(f"the network's weights do not fit its layers: {str(error).splitlines()[0]}") from error
+            raise AnswerError(say('weights_do_not_fit', error=str(error).splitlines()[0])) from error
     return net
 
 
@@ -133,15 +132,15 @@ def _as_data(value: object, key: str, tensors: dict[str, torch.Tensor]) -> dict:
         return {'kind': 'tensor'}
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return {'kind': 'strings', 'value': list(value)}
-    raise AnswerError(f'the grader cannot take a {type(value).__name__}')
+    raise AnswerError(say('cannot_take', kind=type(value).__name__))
 
 
 def _explain(error: BaseException) -> str:
     if isinstance(error, NameError):
-        return f'{error}: write your answer in its cell and run it'
+        return say('export_undefined', error=error)
     if isinstance(error, AnswerError):
         return str(error)
-    return f'running your answer raised {type(error).__name__}: {error}'
+    return say('raised', error=type(error).__name__, detail=error)
 
 
 def export(question: str, **answers: Callable[[], object]) -> None:
@@ -175,19 +174,19 @@ def read_answers(root: str | os.PathLike, question: str) -> dict[str, object] | 
     folder = Path(root) / f'q{question}'
     json_path, tensor_path = folder / 'answers.json', folder / 'tensors.pt'
     if any(path.is_symlink() for path in (Path(root), folder, json_path, tensor_path)):
-        raise AnswerError('the exported answers are a link to somewhere else, not what the check cell wrote')
+        raise AnswerError(say('exported_elsewhere'))
     if not json_path.is_file():
         return None
     if json_path.stat().st_size > MAX_JSON_BYTES or not tensor_path.is_file() \
             or tensor_path.stat().st_size > MAX_TENSOR_BYTES:
-        raise AnswerError('the exported answers are missing or too large to read')
+        raise AnswerError(say('exported_missing'))
     try:
         data = json.loads(json_path.read_text(encoding='utf-8'))
         tensors = torch.load(tensor_path, weights_only=True, map_location='cpu')
     except Exception as error:  # a damaged export is the submission's, said in one line
-        raise AnswerError(f'the exported answers cannot be read ({type(error).__name__})') from error
+        raise AnswerError(say('exported_unreadable', error=type(error).__name__)) from error
     if not isinstance(data, dict) or not isinstance(tensors, dict):
-        raise AnswerError('the exported answers are not in the expected form')
+        raise AnswerError(say('exported_misshapen'))
     return {name: _from_data(item, name, tensors) for name, item in data.items()}
 
 
@@ -212,5 +211,5 @@ def _from_data(item: object, key: str, tensors: dict) -> object:
     except AnswerError as error:
         return error
     except (TypeError, ValueError, KeyError) as error:
-        return AnswerError(f'the exported {key} cannot be rebuilt: {error}')
-    return AnswerError(f'the exported {key} is not in the expected form')
+        return AnswerError(say('answer_not_rebuilt', name=key, error=error))
+    return AnswerError(say('answer_misshapen', name=key))
