@@ -1,6 +1,6 @@
 """A class on the course hub, simulated with real accounts, real kernels and nbgrader's exchange.
 
-    sudo python benchmarks/class_on_hub.py [--students 6] [--examples 1000] [--notebooks chapter,ex1] [--json FILE]
+    sudo python benchmarks/class_on_hub.py [--students 6] [--examples 1000] [--notebooks chapter,ex1] [--json FILE] [--log FILE]
 
 It starts the course hub (tools/instructor/hub/course_hub.py) for a class of ``--students``
 new accounts and an instructor, then everyone does what a lesson asks, through the hub's own
@@ -23,6 +23,7 @@ import csv
 import json
 import os
 import pwd
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.hub_client import HubUser  # noqa: E402
 from tools.instructor.hub import course_hub, settings  # noqa: E402
 
-GB = 1024 ** 3
+GB, MB = 10 ** 9, 10 ** 6  # as benchmarks/README and the instructors' guide count memory
 ASSIGNMENT = "lenet-en"
 CHAPTER = f"{settings.COURSE_FOLDER}/notebooks/en/lenet.ipynb"
 NOTEBOOKS = {"chapter": "lenet", "ex1": "lenet_ex1_max_pooling", "ex2": "lenet_ex2_improve", "ex3": "lenet_ex3_mnist",
@@ -54,6 +55,7 @@ EXPECTED = {"right": 3.0, "wrong": 1.0, "blank": 0.0}
 WRONG_NET = "def max_lenet():\n    return d2l.lenet()  # not yet changed: still average pooling\n"
 FEEDBACK_SAYS = {"right": "Question 1: right", "wrong": "Question 1: not yet", "blank": "Question 1: not yet"}
 LESSON_MINUTES = 10  # the capacity table: everyone runs a notebook once within this time
+TITLES = {"chapter": "the chapter", "ex1": "exercise 1", "ex2": "exercise 2", "ex3": "exercise 3", "ex4": "exercise 4"}
 USAGE = ("import resource as _r; _u = _r.getrusage(_r.RUSAGE_SELF); "
          "print(_u.ru_utime + _u.ru_stime, _u.ru_maxrss * 1024); del _r, _u")
 
@@ -298,6 +300,23 @@ def capacity(result: dict) -> list[dict]:
     return rows
 
 
+def capacity_table(result: dict) -> list[dict[str, str]]:
+    """The capacity table as the instructors' guide prints it (docs/instructors.md), one dict per row."""
+    return [{"notebook": TITLES[row["notebook"]],
+             "CPU s per student": f"{row['cpu_seconds']:.0f}",
+             "students per core": f"{row['per_core']:.0f}",
+             "peak MB per student": f"{row['peak_gb'] * GB / MB:,.0f}",
+             "students per GB": f"{row['per_gb']:.1f}",
+             "slowest of the class": f"{row['slowest_seconds']:.0f} s"} for row in capacity(result)]
+
+
+def markdown(rows: list[dict[str, str]]) -> list[str]:
+    """Rows of dicts as a Markdown table."""
+    header = list(rows[0])
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row.values()) + " |" for row in rows)]
+
+
 def report(result: dict) -> str:
     examples = f"{result['examples']} examples per split" if result["examples"] else "the whole data set"
     lines = [f"{result['students']} students, {examples}; "
@@ -312,14 +331,11 @@ def report(result: dict) -> str:
                      f"{s['first_plot'] or float('nan'):8.1f} s  {s['notebooks']['chapter']['seconds']:5.0f} s  "
                      + (f"{ex1:4.0f} s" if ex1 else "   - ") + f"  {peak:6.2f}   {s['grade']} ({s['expected']})"
                      + f"  {'yes' if s['feedback_ok'] else 'NO'}")
-    lines.append(f"peak memory: all students together {result['total_peak'] / GB:.2f} GB, the instructor "
-                 f"{result['instructor_peak'] / GB:.2f} GB")
-    lines.append(f"capacity (CPU seconds: median per student; students per core: each runs it once in "
-                 f"{LESSON_MINUTES} minutes):")
-    lines.append("notebook  CPU s/student  slowest wall s  peak GB/student  students/core  students/GB")
-    for row in capacity(result):
-        lines.append(f"{row['notebook']:8s}  {row['cpu_seconds']:13.0f}  {row['slowest_seconds']:14.0f}  "
-                     f"{row['peak_gb']:15.2f}  {row['per_core']:13.0f}  {row['per_gb']:11.1f}")
+    lines.append(f"peak memory: everyone on the hub together {result['total_peak'] / GB:.1f} GB, "
+                 f"the instructor while grading {result['instructor_peak'] / GB:.1f} GB (GB = 10^9 bytes)")
+    lines.append(f"capacity (CPU s: the median student's kernel; students per core: each runs the notebook once "
+                 f"in {LESSON_MINUTES} minutes; peak: the largest student's server and kernel together):")
+    lines += markdown(capacity_table(result))
     return "\n".join(lines)
 
 
@@ -332,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="chapter,ex1 always; add ex2,ex3,ex4 to measure the worked solutions too")
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--log", type=Path, help="keep the hub's log (the hub's and every server's) in this file")
     args = parser.parse_args(argv)
     if args.students < 2:
         parser.error("--students must be at least 2: one answers, one leaves it blank")
@@ -349,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             course_hub.start(class_list, "lenet-simteacher", hub_dir, port=args.port)
             result = simulate(hub_dir, args.examples, extra)
         finally:
+            if args.log and (hub_dir / "hub.log").exists():
+                shutil.copy2(hub_dir / "hub.log", args.log)
             if (hub_dir / "state.json").exists():
                 course_hub.stop(hub_dir, remove_class=True)
     print(report(result))
