@@ -664,11 +664,10 @@ def _stand_in_for_nbgrader(monkeypatch):
 
     def raised(course, assignment, student, name):
         calls.append(("raised", course, assignment, student, name))
-        return "cell 'x' raised ValueError: v" if name == EX2 else ""
+        return release_tool.Raised("x", "ValueError", "v") if name == EX2 else None
 
     def verdicts(name, scratch, examples, language):
-        assert language == "en"  # the fake course's assignment is lenet-en: its verdicts speak English
-        calls.append(("verdicts", name, scratch.root, examples))
+        calls.append(("verdicts", name, scratch.root, examples, language))
         return {"check": {"question": "1", "right": True, "message": "Question 1: right."}}
 
     def record(course, assignment, student, name, judged, notes):
@@ -757,6 +756,7 @@ def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch, ca
     judged = [call for call in calls if call[0] in ("verdicts", "record")]
     assert [call[:3] for call in judged] == [("verdicts", EX1, fake_course / "work" / "ann"), ("record", "ann", EX1),
                                              ("verdicts", EX2, fake_course / "work" / "ann"), ("record", "ann", EX2)]
+    assert [call[4] for call in judged if call[0] == "verdicts"] == ["en", "en"]  # lenet-en's verdicts speak English
     assert judged[3][4] == ["Your cell 'x' raised ValueError: v."]
     calls = [call for call in calls if call not in read and call not in judged]
     autograde = [(args, env, timeout) for args, env, timeout in calls if args[0] == "autograde"]
@@ -845,8 +845,10 @@ def test_raised_reports_the_students_own_error_not_the_checks(tmp_path):
     mine.outputs = [nbformat.from_dict(error)]
     nb.cells.append(mine)
     nbformat.write(nb, folder / "ex.ipynb")
-    assert release_tool._raised(tmp_path, "lenet-en", "ann", "ex") == "cell 'mine' raised ValueError: bad shape"
-    assert release_tool._raised(tmp_path, "lenet-en", "ann", "missing") == ""
+    raised = release_tool._raised(tmp_path, "lenet-en", "ann", "ex")
+    assert raised == release_tool.Raised("mine", "ValueError", "bad shape")
+    assert str(raised) == "cell 'mine' raised ValueError: bad shape"  # grades.csv's words
+    assert release_tool._raised(tmp_path, "lenet-en", "ann", "missing") is None
 
 
 def test_nbgrader_runs_in_its_own_process_group_and_is_stopped_at_the_limit(tmp_path):
