@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import re
+import string
 import subprocess
 import sys
 import time
@@ -630,21 +631,25 @@ def _graded_source(folder, points: int):
     return nb
 
 
-@pytest.fixture
-def fake_course(tmp_path):
+def _fake_course(root, assignment_id):
     """A course folder with two graded notebooks (one of them graded on a subset) and three students."""
-    course = tmp_path / "course"
-    source = course / "source" / "lenet-en"
+    course = root / "course"
+    source = course / "source" / assignment_id
     source.mkdir(parents=True)
     for name, points in ((EX1, 2), (EX2, 3)):
         nbformat.write(_graded_source(source, points), source / f"{name}.ipynb")
     nbformat.write(nbformat.v4.new_notebook(), source / "lenet.ipynb")  # no graded cell: not graded
     for student in ("ann", "bob", "cat"):
-        (course / "submitted" / student / "lenet-en").mkdir(parents=True)
+        (course / "submitted" / student / assignment_id).mkdir(parents=True)
     for student, name in (("ann", EX1), ("ann", EX2), ("cat", EX1), ("cat", EX2)):
-        nbformat.write(_graded_source(source, 1), course / "submitted" / student / "lenet-en" / f"{name}.ipynb")
-    (course / "submitted" / "bob" / "lenet-en" / f"{EX1}.ipynb").write_bytes(b"")
+        nbformat.write(_graded_source(source, 1), course / "submitted" / student / assignment_id / f"{name}.ipynb")
+    (course / "submitted" / "bob" / assignment_id / f"{EX1}.ipynb").write_bytes(b"")
     return course
+
+
+@pytest.fixture
+def fake_course(tmp_path):
+    return _fake_course(tmp_path, "lenet-en")
 
 
 def _stand_in_for_nbgrader(monkeypatch):
@@ -664,11 +669,10 @@ def _stand_in_for_nbgrader(monkeypatch):
 
     def raised(course, assignment, student, name):
         calls.append(("raised", course, assignment, student, name))
-        return "cell 'x' raised ValueError: v" if name == EX2 else ""
+        return release_tool.Raised("x", "ValueError", "v") if name == EX2 else None
 
     def verdicts(name, scratch, examples, language):
-        assert language == "en"  # the fake course's assignment is lenet-en: its verdicts speak English
-        calls.append(("verdicts", name, scratch.root, examples))
+        calls.append(("verdicts", name, scratch.root, examples, language))
         return {"check": {"question": "1", "right": True, "message": "Question 1: right."}}
 
     def record(course, assignment, student, name, judged, notes):
@@ -715,23 +719,121 @@ def test_an_isolated_kernel_sees_d2l_local_and_jupyter_finds_its_spec_first(tmp_
     assert f"--Execute.kernel_name={release_tool.sandbox.KERNEL_NAME}" in seen["args"]
 
 
-def test_the_verdicts_replace_the_check_outputs_and_the_notes_come_first(tmp_path):
+@pytest.mark.parametrize("language, raised, expected", [
+    ("en", "Your cell 'x' raised ValueError: v.",
+     "**Notes from the grader**\n\n* Your cell 'x' raised ValueError: v.\n* The check cell of question 2 is missing "
+     "from your notebook, so question 2 got no points. Fetch the assignment again and copy your answers into it."),
+    ("zh", "运行你的单元格 'x' 时出现异常 ValueError：v。",
+     "**评分说明**\n\n* 运行你的单元格 'x' 时出现异常 ValueError：v。\n* 你的笔记本中缺少问题 2 的检查单元格，"
+     "所以问题 2 没有得分。请重新获取作业，再把你的解答复制进去。")])
+def test_the_verdicts_replace_the_check_outputs_and_the_notes_come_first(tmp_path, language, raised, expected):
+    """The notes are in the assignment's language: lenet-zh's feedback is Chinese, heading and all."""
     check = nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\nexport()\n### END HIDDEN TESTS\ncheck()", id="check-1",
                                       metadata={"nbgrader": {"grade_id": "check-1", "grade": True}},
                                       outputs=[nbformat.v4.new_output("stream", name="stdout", text="I say: right\n")])
     answer = nbformat.v4.new_code_cell("answer = 42", id="answer")
-    path = tmp_path / "autograded" / "ann" / "lenet-en" / "ex.ipynb"
+    path = tmp_path / "autograded" / "ann" / f"lenet-{language}" / "ex.ipynb"
     path.parent.mkdir(parents=True)
     nbformat.write(nbformat.v4.new_notebook(cells=[answer, check]), path)
     judged = {"check-1": {"question": "1", "right": True, "message": "Question 1: right."},
               "check-2": {"question": "2", "right": False, "message": "Question 2: not yet: no answer"}}
-    release_tool._record(tmp_path, "lenet-en", "ann", "ex", judged, ["Your cell 'x' raised ValueError: v."])
+    release_tool._record(tmp_path, f"lenet-{language}", "ann", "ex", judged, [raised])
     notes, answer, check = nbformat.read(path, as_version=4).cells
-    assert notes.cell_type == "markdown" and notes.source == (
-        "**Notes from the grader**\n\n* Your cell 'x' raised ValueError: v.\n* The check cell of question 2 is missing "
-        "from your notebook, so question 2 got no points. Fetch the assignment again and copy your answers into it.")
+    assert notes.cell_type == "markdown" and notes.source == expected
     assert check.source == "check()" and answer.source == "answer = 42"
     assert check.outputs == [nbformat.v4.new_output("stream", name="stdout", text="Question 1: right.\n")]
+
+
+def test_every_grader_note_is_in_both_languages_with_the_same_placeholders():
+    def placeholders(text):
+        return {(name, conversion, spec) for _, name, spec, conversion in string.Formatter().parse(text)
+                if name is not None}
+
+    assert {"heading", "missing_check", "stopped", "raised", "raised_bare", "not_judged"} <= release_tool.NOTES.keys()
+    for key, texts in release_tool.NOTES.items():
+        assert sorted(texts) == sorted(LANGUAGES), key
+        assert placeholders(texts["zh"]) == placeholders(texts["en"]), key
+        prose = re.sub(r"\{[^}]*\}", "", texts["zh"])
+        assert re.search(r"[\u4e00-\u9fff]", prose), key  # said in Chinese
+        assert not re.search(r"[,.:;()!?]", prose), key  # with full-width punctuation
+
+
+def test_a_note_is_said_in_the_language_asked_for():
+    assert release_tool.note("stopped", "en", timeout=5) == (
+        "Grading stopped this notebook at its time limit of 5 s: the cell running then and the cells after it were "
+        "cut short (CellTimeoutError), and questions checked after that got no points.")
+    assert release_tool.note("stopped", "zh", timeout=5) == (
+        "这个笔记本运行到 5 秒的时间限制时被评分程序停止：当时正在运行的单元格及其后的单元格都被中断"
+        "（CellTimeoutError），在此之后检查的问题没有得分。")
+    assert release_tool.note("heading", "zh") == "**评分说明**"
+    with pytest.raises(KeyError):
+        release_tool.note("heading", "fr")
+
+
+@pytest.mark.parametrize("assignment_id, language", [("lenet-en", "en"), ("lenet-zh", "zh"), ("lenet", "en"),
+                                                     ("course-fr", "en")])
+def test_the_language_of_an_assignment_is_its_suffix_or_english(assignment_id, language):
+    assert release_tool.language_of(assignment_id) == language
+
+
+def test_a_students_own_error_is_noted_in_the_assignments_language():
+    raised = release_tool.Raised("mine", "ValueError", "bad shape")
+    assert raised.feedback_note("en") == "Your cell 'mine' raised ValueError: bad shape."
+    assert raised.feedback_note("zh") == "运行你的单元格 'mine' 时出现异常 ValueError：bad shape。"
+    bare = release_tool.Raised("mine", "KeyError")  # an error with no message of its own
+    assert str(bare) == "cell 'mine' raised KeyError"
+    assert bare.feedback_note("en") == "Your cell 'mine' raised KeyError."
+    assert bare.feedback_note("zh") == "运行你的单元格 'mine' 时出现异常 KeyError。"
+
+
+@pytest.mark.parametrize("language, too_long, crashed", [
+    ("en", "Question {q}: not judged: the grader failed (it took too long)",
+     "Question {q}: not judged: the grader failed (ImportError: boom)"),
+    ("zh", "问题 {q}：未能评判：评分程序出错（用时过长）", "问题 {q}：未能评判：评分程序出错（ImportError: boom）")])
+def test_a_grader_that_fails_says_so_in_the_assignments_language(tmp_path, monkeypatch, language, too_long, crashed):
+    def slow(args, **kwargs):
+        raise subprocess.TimeoutExpired(args, kwargs["timeout"])
+
+    def broken(args, **kwargs):
+        return subprocess.CompletedProcess(args, 1, "", "ImportError: boom\n")
+
+    for run, expected in ((slow, too_long), (broken, crashed)):
+        monkeypatch.setattr(release_tool, "subprocess",
+                            types.SimpleNamespace(run=run, TimeoutExpired=subprocess.TimeoutExpired))
+        judged = release_tool._verdicts(EX1, release_tool.Scratch(tmp_path), 100, language)
+        assert judged == {cell_id: {"question": q, "right": False, "message": expected.format(q=q)}
+                          for cell_id, (q, _) in verdicts.QUESTIONS[EX1].items()}
+
+
+@pytest.mark.parametrize("language, stopped, raised", [
+    ("en", "Grading stopped this notebook at its time limit of 5 s: the cell running then and the cells after it "
+           "were cut short (CellTimeoutError), and questions checked after that got no points.",
+     "Your cell 'x' raised ValueError: v."),
+    ("zh", "这个笔记本运行到 5 秒的时间限制时被评分程序停止：当时正在运行的单元格及其后的单元格都被中断"
+           "（CellTimeoutError），在此之后检查的问题没有得分。",
+     "运行你的单元格 'x' 时出现异常 ValueError：v。")])
+def test_grade_notes_in_the_assignments_language_and_grades_csv_stays_english(tmp_path, monkeypatch, language,
+                                                                              stopped, raised):
+    assignment_id = f"lenet-{language}"
+    course = _fake_course(tmp_path, assignment_id)
+    calls = _stand_in_for_nbgrader(monkeypatch)
+    ticks = iter(range(0, 10_000, 5))  # each notebook's autograde takes 5 s: its whole time limit
+    monkeypatch.setattr(release_tool, "time", types.SimpleNamespace(time=time.time, monotonic=lambda: next(ticks)))
+    rows = release_tool.grade(course, assignment_id, students=["ann"], timeout=5)
+    assert [call[4] for call in calls if call[0] == "verdicts"] == [language, language]
+    assert [call[4] for call in calls if call[0] == "record"] == [[stopped], [stopped, raised]]
+    assert [row.error for row in rows] == ["stopped at the time limit of 5 s",
+                                           "stopped at the time limit of 5 s; cell 'x' raised ValueError: v"]
+
+
+def test_the_error_of_a_cell_cut_short_at_the_time_limit_is_not_noted_twice(fake_course, monkeypatch):
+    calls = _stand_in_for_nbgrader(monkeypatch)
+    monkeypatch.setattr(release_tool, "_raised", lambda *args: release_tool.Raised("x", "KeyboardInterrupt"))
+    ticks = iter(range(0, 10_000, 5))
+    monkeypatch.setattr(release_tool, "time", types.SimpleNamespace(time=time.time, monotonic=lambda: next(ticks)))
+    rows = release_tool.grade(fake_course, "lenet-en", students=["ann"], timeout=5)
+    assert [len(call[4]) for call in calls if call[0] == "record"] == [1, 1]  # the stop, said once
+    assert {row.error for row in rows} == {"stopped at the time limit of 5 s"}
 
 
 def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch, capsys):
@@ -757,6 +859,7 @@ def test_grade_gives_every_notebook_its_own_verdict(fake_course, monkeypatch, ca
     judged = [call for call in calls if call[0] in ("verdicts", "record")]
     assert [call[:3] for call in judged] == [("verdicts", EX1, fake_course / "work" / "ann"), ("record", "ann", EX1),
                                              ("verdicts", EX2, fake_course / "work" / "ann"), ("record", "ann", EX2)]
+    assert [call[4] for call in judged if call[0] == "verdicts"] == ["en", "en"]  # lenet-en's verdicts speak English
     assert judged[3][4] == ["Your cell 'x' raised ValueError: v."]
     calls = [call for call in calls if call not in read and call not in judged]
     autograde = [(args, env, timeout) for args, env, timeout in calls if args[0] == "autograde"]
@@ -845,8 +948,10 @@ def test_raised_reports_the_students_own_error_not_the_checks(tmp_path):
     mine.outputs = [nbformat.from_dict(error)]
     nb.cells.append(mine)
     nbformat.write(nb, folder / "ex.ipynb")
-    assert release_tool._raised(tmp_path, "lenet-en", "ann", "ex") == "cell 'mine' raised ValueError: bad shape"
-    assert release_tool._raised(tmp_path, "lenet-en", "ann", "missing") == ""
+    raised = release_tool._raised(tmp_path, "lenet-en", "ann", "ex")
+    assert raised == release_tool.Raised("mine", "ValueError", "bad shape")
+    assert str(raised) == "cell 'mine' raised ValueError: bad shape"  # grades.csv's words
+    assert release_tool._raised(tmp_path, "lenet-en", "ann", "missing") is None
 
 
 def test_nbgrader_runs_in_its_own_process_group_and_is_stopped_at_the_limit(tmp_path):

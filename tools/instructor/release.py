@@ -32,12 +32,15 @@ files, the sources or the gradebook, and writes only the student's ``course/work
 ``--timeout`` is each notebook's whole time limit (every cell may use what is left of it).
 The check cells' hidden parts export the answers as data; a fresh process judges them
 (``tools/instructor/grading/verdicts.py``), and those verdicts, not what the student's kernel printed,
-become the scores in nbgrader's gradebook and the messages in the feedback. Submissions sit
-where nbgrader's ``collect`` puts them, ``course/submitted/STUDENT/ASSIGNMENT/``. The
-exercises whose questions are about code rather than a trained result are graded on the
-first ``D2L_MAX_EXAMPLES`` examples of each split (``SUBSET``). Then nbgrader writes the
-feedback (``course/feedback/``) and this tool the grades (``course/grades.csv``, from the
-gradebook; grading some students again replaces their rows and keeps the others).
+become the scores in nbgrader's gradebook and the messages in the feedback; they, and the
+grader's own notes at the top of a feedback notebook (``NOTES``), are in the assignment's
+language (``lenet-zh``: Chinese), while grades.csv and what is printed stay English for the
+instructor. Submissions sit where nbgrader's ``collect`` puts them,
+``course/submitted/STUDENT/ASSIGNMENT/``. The exercises whose questions are about code
+rather than a trained result are graded on the first ``D2L_MAX_EXAMPLES`` examples of each
+split (``SUBSET``). Then nbgrader writes the feedback (``course/feedback/``) and this tool the
+grades (``course/grades.csv``, from the gradebook; grading some students again replaces their
+rows and keeps the others).
 """
 from __future__ import annotations
 
@@ -85,6 +88,27 @@ STUBS = {
     "zh": {"code": "# 在这里写出你的解答：上面的问题要求的代码。",
            "text": "*在这里写下你的回答。*"},
 }
+# What the grader itself writes into a student's feedback, in the language of the assignment graded
+# (``note``); the verdicts' own messages are in d2l_local/messages.py and grading/verdicts.py.
+NOTES: dict[str, dict[str, str]] = {
+    "heading": {"en": "**Notes from the grader**", "zh": "**评分说明**"},
+    "missing_check": {"en": "The check cell of question {question} is missing from your notebook, so question "
+                            "{question} got no points. Fetch the assignment again and copy your answers into it.",
+                      "zh": "你的笔记本中缺少问题 {question} 的检查单元格，所以问题 {question} 没有得分。"
+                            "请重新获取作业，再把你的解答复制进去。"},
+    "stopped": {"en": "Grading stopped this notebook at its time limit of {timeout} s: the cell running then and the "
+                      "cells after it were cut short (CellTimeoutError), and questions checked after that got no "
+                      "points.",
+                "zh": "这个笔记本运行到 {timeout} 秒的时间限制时被评分程序停止：当时正在运行的单元格及其后的单元格"
+                      "都被中断（CellTimeoutError），在此之后检查的问题没有得分。"},
+    "raised": {"en": "Your cell {cell!r} raised {error}: {detail}.",
+               "zh": "运行你的单元格 {cell!r} 时出现异常 {error}：{detail}。"},
+    "raised_bare": {"en": "Your cell {cell!r} raised {error}.",
+                    "zh": "运行你的单元格 {cell!r} 时出现异常 {error}。"},
+    "not_judged": {"en": "Question {question}: not judged: the grader failed ({reason})",
+                   "zh": "问题 {question}：未能评判：评分程序出错（{reason}）"},
+    "too_long": {"en": "it took too long", "zh": "用时过长"},
+}
 DEADLINE_ENV = "LENET_GRADING_DEADLINE"  # when the notebook being graded must stop (seconds since the epoch)
 TIME_STOPS = ("KeyboardInterrupt", "CellTimeoutError")  # the errors of a cell cut short at the time limit
 DEFAULT_TIMEOUT = 900  # seconds per notebook: about three times exercise 2's grading time here
@@ -120,6 +144,17 @@ c.ClearSolutions.text_stub = {text!r}
 def assignment(language: str) -> str:
     """nbgrader's name for the course in ``language``."""
     return f"{COURSE_ID}-{language}"
+
+
+def language_of(assignment_id: str) -> str:
+    """The language of the assignment ``assignment_id`` (``lenet-zh``: ``zh``); English for a name of none."""
+    code = assignment_id.rsplit("-", 1)[-1]
+    return code if code in LANGUAGES else "en"
+
+
+def note(key: str, language: str, **values: object) -> str:
+    """The grader's note ``key`` of ``NOTES`` in ``language`` (``en`` or ``zh``), filled in with ``values``."""
+    return NOTES[key][language].format(**values)
 
 
 def points(cell: nbformat.NotebookNode) -> int | None:
@@ -328,17 +363,33 @@ def _code_score(course: Path, assignment_id: str, student: str, notebook: str) -
         return gradebook.find_submission_notebook(notebook, assignment_id, student).code_score
 
 
-def _raised(course: Path, assignment_id: str, student: str, notebook: str) -> str:
-    """The first error that the student's own cells (not the checks) raised while grading, or ''."""
+@dataclass(frozen=True)
+class Raised:
+    """An error that a student's own cell raised while grading: the cell's id, the error's class and its message."""
+
+    cell: str | None
+    error: str
+    detail: str = ""
+
+    def __str__(self) -> str:  # for the instructor's grades.csv, in English
+        return f"cell {self.cell!r} raised {self.error}" + (f": {self.detail}" if self.detail else "")
+
+    def feedback_note(self, language: str) -> str:
+        """The note on it in the student's feedback, in ``language``."""
+        return note("raised" if self.detail else "raised_bare", language, cell=self.cell, error=self.error,
+                    detail=self.detail)
+
+
+def _raised(course: Path, assignment_id: str, student: str, notebook: str) -> Raised | None:
+    """The first error that the student's own cells (not the checks) raised while grading, or None."""
     path = course / "autograded" / student / assignment_id / f"{notebook}.ipynb"
     for cell in nbformat.read(path, as_version=4).cells if path.exists() else []:
         grade = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and not grade.get("grade"):
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
-                    return f"cell {cell.get('id')!r} raised {output.ename}" + (f": {output.evalue}" if output.evalue
-                                                                              else "")
-    return ""
+                    return Raised(cell.get("id"), output.ename, output.evalue)
+    return None
 
 
 def _stamp(folder: Path) -> None:
@@ -434,9 +485,10 @@ def _verdicts(name: str, scratch: Scratch, examples: int | None, language: str =
                                 cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         return json.loads(result.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as error:
-        reason = "it took too long" if isinstance(error, subprocess.TimeoutExpired) else result.stderr.strip()[-300:]
+        reason = note("too_long", language) if isinstance(error, subprocess.TimeoutExpired) \
+            else result.stderr.strip()[-300:]
         return {cell_id: {"question": question, "right": False,
-                          "message": f"Question {question}: not judged: the grader failed ({reason})"}
+                          "message": note("not_judged", language, question=question, reason=reason)}
                 for cell_id, (question, _) in verdicts.QUESTIONS[name].items()}
 
 
@@ -460,13 +512,12 @@ def _record(course: Path, assignment_id: str, student: str, name: str, judged: d
         if grade_id in judged:
             present.add(grade_id)
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=judged[grade_id]["message"] + "\n")]
+    language = language_of(assignment_id)
     for grade_id in sorted(judged.keys() - present):
-        question = judged[grade_id]["question"]
-        notes.append(f"The check cell of question {question} is missing from your notebook, so question {question} "
-                     f"got no points. Fetch the assignment again and copy your answers into it.")
+        notes.append(note("missing_check", language, question=judged[grade_id]["question"]))
     if notes:
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell("**Notes from the grader**\n\n" +
-                                                         "\n".join(f"* {note}" for note in notes)))
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(note("heading", language) + "\n\n" +
+                                                         "\n".join(f"* {line}" for line in notes)))
     mode = path.stat().st_mode
     path.chmod(mode | stat.S_IWUSR)  # nbgrader leaves autograded notebooks read-only (its permissions 444)
     nbformat.write(nb, path)
@@ -501,7 +552,7 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
         print(f"WARNING: submissions will run without isolation: {unsafe}. A submission can then read and change "
               f"every file this account can, other submissions and the gradebook included; the verdicts are still "
               f"judged outside its kernel.", file=sys.stderr)
-    results, graded = [], set()
+    results, graded, language = [], set(), language_of(assignment_id)  # the feedback's language, the assignment's
     notebooks = graded_notebooks(course, assignment_id)
     unknown = sorted(set(only) - notebooks.keys())
     if unknown:
@@ -540,18 +591,16 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
                 continue
             notes, stopped = [], time.monotonic() - started >= timeout
             if stopped:
-                notes.append(f"Grading stopped this notebook at its time limit of {timeout} s: the cell running then "
-                             f"and the cells after it were cut short (CellTimeoutError), and questions checked "
-                             f"after that got no points.")
+                notes.append(note("stopped", language, timeout=timeout))
             raised = _raised(course, assignment_id, student, name)
-            if stopped and any(f" raised {error}" in raised for error in TIME_STOPS):
-                raised = ""  # the stop itself, said above
+            if stopped and raised and any(f" raised {error}" in str(raised) for error in TIME_STOPS):
+                raised = None  # the stop itself, said above
             if raised:
-                notes.append(f"Your {raised}.")
-            _record(course, assignment_id, student, name,
-                    _verdicts(name, scratch, examples, assignment_id.rsplit("-", 1)[-1]), notes)
+                notes.append(raised.feedback_note(language))
+            _record(course, assignment_id, student, name, _verdicts(name, scratch, examples, language), notes)
             graded.add(student)
-            error = "; ".join(filter(None, [f"stopped at the time limit of {timeout} s" if stopped else "", raised]))
+            error = "; ".join(filter(None, [f"stopped at the time limit of {timeout} s" if stopped else "",
+                                            str(raised or "")]))
             results.append(Graded(student, name, _code_score(course, assignment_id, student, name), max_score, written,
                                   error, time.monotonic() - started))
     for student in sorted(graded):
