@@ -54,6 +54,7 @@ def hub():
     os.chmod(folder, 0o755)
     (folder / "class.txt").write_text("\n".join(STUDENTS) + "\n")
     hub_dir = folder / "hub"
+    servers: list[psutil.Process] = []
     try:
         course_hub.start(folder / "class.txt", INSTRUCTOR, hub_dir, port=PORT)
         parents = [Path(p) for p in json.loads((hub_dir / "state.json").read_text())["parents"]]
@@ -61,6 +62,8 @@ def hub():
                    psutil.Process(int((hub_dir / "proxy.pid").read_text()))]
         yield hub_dir
     finally:
+        if servers and servers[0].is_running():  # what the hub started: the idle culler, the users' servers
+            servers += servers[0].children(recursive=True)
         if (hub_dir / "state.json").exists():
             course_hub.stop(hub_dir, remove_class=True)
         shutil.rmtree(folder, ignore_errors=True)

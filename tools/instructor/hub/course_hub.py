@@ -277,7 +277,8 @@ def start(class_list: Path, instructor: str, hub: Path, port: int = settings.HUB
     env = {**os.environ, "LENET_HUB_DIR": str(hub), "PATH": f"{BIN}:{Path(proxy).parent}:{os.environ.get('PATH', '')}"}
     with open(log, "ab") as out:
         process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")], cwd=hub,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=_default_interrupt)
     state.update(pid=process.pid, parents=[str(p) for p in cgroups.hub_parents(str(hub))], instructor=instructor,
                  students=students)
     state_file.write_text(json.dumps(state))
@@ -290,12 +291,40 @@ def start(class_list: Path, instructor: str, hub: Path, port: int = settings.HUB
     return url
 
 
+def _default_interrupt() -> None:
+    """In the hub's process: SIGINT stops as usual, even when ``start`` ran in the background (``&`` ignores it).
+    The hub stops its servers and services with SIGINT first; ignored, each would wait out its timeout."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # a child of this process (a test's or the benchmark's hub) that has just ended
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
         return True
     except ProcessLookupError:
         return False
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes that ``pid`` started, and theirs: the hub's proxy, its services and the users' servers."""
+    parents: dict[int, list[int]] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        parents.setdefault(int(fields[1]), []).append(int(stat_file.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def _end(pid: int, wait: float, group: bool = True) -> None:
@@ -321,7 +350,11 @@ def stop(hub: Path, remove_class: bool = False) -> None:
         raise HubError(f"no course hub in {hub} (no state.json)")
     state = json.loads(state_file.read_text())
     if state.get("pid"):
-        _end(state["pid"], wait=30)  # the hub stops the users' servers and the proxy as it shuts down
+        started = descendants(state["pid"])
+        _end(state["pid"], wait=30)  # the hub stops the users' servers, its services and the proxy as it shuts down
+        for pid in started:  # what it could not stop in time, such as the idle culler, which runs in its own session
+            if _alive(pid):
+                _end(pid, wait=5, group=False)
     proxy = hub / "proxy.pid"
     if proxy.exists() and proxy.read_text().strip().isdigit() and _alive(int(proxy.read_text())):
         _end(int(proxy.read_text()), wait=5, group=False)
