@@ -5,7 +5,7 @@ from __future__ import annotations
 GIB = 1024 ** 3
 
 # Memory per student: the guarantee is the largest peak the class simulation measured for one
-# student's server and kernel (1.24 GB, exercise 3; benchmarks/class_on_hub.py, the table in
+# student's server and kernel (1.31 GB, exercise 2; benchmarks/class_on_hub.py, the table in
 # docs/instructors.md), rounded up; the limit leaves room for a second kernel or a larger
 # experiment before the kernel is stopped.
 MEMORY_GUARANTEE = 1.5 * GIB
