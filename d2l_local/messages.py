@@ -90,9 +90,6 @@ MESSAGES: dict[str, dict[str, str]] = {
                                   "zh": "汇聚层没有参数，所以两者的参数个数必须相同"},
     "over_budget": {"en": "your net has {count:,} parameters; the budget is at most {budget:,}",
                     "zh": "你的网络有 {count:,} 个参数；预算最多 {budget:,} 个"},
-    "not_rebuildable": {"en": "{detail}",
-                        "zh": "评分程序无法从各层重建你的网络，请像 d2l.lenet_variant 那样用 torch.nn 的层组成 "
-                              "nn.Sequential（原因：{detail}）"},
     "not_a_recipe": {"en": "recipe should be a d2l.Recipe, got {got}",
                      "zh": "recipe 应该是一个 d2l.Recipe，得到的是{got}"},
     "too_inaccurate": {"en": "your net ends at {final:.4f} test accuracy; the question asks for at least {goal:.2f}",
