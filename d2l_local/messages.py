@@ -59,6 +59,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "zh": "无法重建导出的 {name}：{error}"},
     "answer_misshapen": {"en": "the exported {name} is not in the expected form",
                          "zh": "导出的 {name} 格式不符合预期"},
+    # what joins the items of a list in a message: pullover, coat / pullover、coat
+    "list_separator": {"en": ", ", "zh": "、"},
     # what checks.described says a value is
     "a_class": {"en": "the class {name} itself (call it to make one)",
                 "zh": "类 {name} 本身（调用它才能得到一个实例）"},

@@ -175,6 +175,12 @@ def test_examples_are_the_first_of_each_class_in_the_order_asked():
         checks.check_examples(X[[1, 3, 5]], batches, ["coat", "pullover"])
 
 
+def test_a_chinese_message_lists_the_classes_with_the_enumeration_comma(chinese):
+    batches, X = _batches()
+    with pytest.raises(checks.CheckFailed, match=r"^X 的形状为 \(3, 1, 4, 4\)；coat、pullover 各一张"):
+        checks.check_examples(X[[1, 3, 5]], batches, ["coat", "pullover"])
+
+
 def test_accuracy_is_read_at_the_last_epoch():
     history = d2l.TrainHistory(num_epochs=3, device="cpu", test_acc=[0.5, 0.95, 0.85], status="finished")
     with pytest.raises(checks.CheckFailed, match=r"^your net ends at 0.8500 test accuracy"):
@@ -207,7 +213,7 @@ def test_every_message_has_both_languages_with_the_same_blanks():
     for key, texts in language.MESSAGES.items():
         assert set(texts) == set(language.LANGUAGES), key
         assert placeholders(texts["en"]) == placeholders(texts["zh"]), key  # numbers formatted alike, too
-        assert CJK.search(texts["zh"]) or texts["zh"] == texts["en"] == "{detail}", key
+        assert CJK.search(texts["zh"]) or texts["zh"] == "、", key  # Chinese, or the enumeration comma
         assert not CJK.search(texts["en"]), key
 
 
