@@ -160,7 +160,7 @@ def test_a_student_reads_nothing_of_the_others_the_instructor_or_the_solutions(h
 def test_a_student_cannot_replace_or_delete_another_submission(hub, lesson):
     ann, bob = STUDENTS[0], STUDENTS[1]
     theirs = submission_of(hub, bob)
-    before = {path.name: path.read_bytes() for path in theirs.iterdir()}
+    before = contents(theirs)
     kernel = kernel_of(at_hub(hub, ann), "probe.ipynb")
     try:
         notebook = str(theirs / f"{class_on_hub.GRADED}.ipynb")
@@ -169,11 +169,18 @@ def test_a_student_cannot_replace_or_delete_another_submission(hub, lesson):
             str(theirs) + "/": "shutil.rmtree(path)",
             notebook: "open(path, 'w').write('{}')",
             notebook + " ": "os.remove(path.strip())",
-            str(theirs / "extra.ipynb"): "open(path, 'w').write('{}')"})
+            str(theirs / "extra.ipynb"): "open(path, 'w').write('{}')",
+            str(theirs / "figures" / "extra.ipynb"): "open(path, 'w').write('{}')",
+            str(theirs / "figures" / "lenet.svg"): "os.remove(path)"})
         assert set(tried.values()) == {"denied"}, tried
     finally:
         kernel.close()
-    assert {path.name: path.read_bytes() for path in theirs.iterdir()} == before
+    assert contents(theirs) == before
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder``, by its path inside it."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
 def test_a_submission_made_in_another_students_name_is_not_collected(hub, lesson):

@@ -108,13 +108,15 @@ def test_a_submission_is_writable_by_its_owner_only(tmp_path, monkeypatch):
     submit.inbound_path, submit.assignment_filename = str(tmp_path), "ann+lenet-en+now+xyz"
     folder = tmp_path / submit.assignment_filename
 
-    def nbgraders_copy(self):  # what nbgrader's own submit leaves: the folder open to everyone
-        folder.mkdir()
-        os.chmod(folder, 0o777)
+    def nbgraders_copy(self):  # what nbgrader's own submit leaves: every folder open to everyone
+        (folder / "figures").mkdir(parents=True)
+        for path in (folder, folder / "figures"):
+            os.chmod(path, 0o777)
 
     monkeypatch.setattr(exchange.ExchangeSubmit, "copy_files", nbgraders_copy)
     submit.copy_files()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "figures").stat().st_mode) == 0o755
 
 
 class FakeShell:

@@ -4,7 +4,8 @@ nbgrader's own exchange leaves each submission's folder writable by everyone (hi
 its random name) and collects a submission whose name claims another student with just a
 warning. The hub's nbgrader_config.py uses these two instead:
 
-* ``OwnSubmit``: a submission's folder is writable by its owner only;
+* ``OwnSubmit``: a submission's folders (its own and those inside, such as ``figures/``) are
+  writable by their owner only;
 * ``CheckedCollect``: a submission is collected only if the account that owns it is the
   student its name claims; any other is named in the log and left alone.
 """
@@ -21,12 +22,13 @@ FORGED = "\0not-theirs:"  # marks a record whose owner is not the student it nam
 
 
 class OwnSubmit(ExchangeSubmit):
-    """nbgrader's submit, then the submission's folder closed to everyone but its owner for writing."""
+    """nbgrader's submit, then every folder of the submission closed to everyone but its owner for writing."""
 
     def copy_files(self) -> None:
         super().copy_files()
-        folder = os.path.join(self.inbound_path, self.assignment_filename)
-        os.chmod(folder, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+        closed = stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+        for folder, _, _ in os.walk(os.path.join(self.inbound_path, self.assignment_filename)):
+            os.chmod(folder, closed)  # nbgrader leaves each one writable by all; links are not followed
 
 
 def owner(path: str) -> str:
