@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.hub_client import HubUser  # noqa: E402
 from tools.instructor.hub import course_hub, settings  # noqa: E402
 
-GB, MB = 10 ** 9, 10 ** 6  # as benchmarks/README and the instructors' guide count memory
+GB = 10 ** 9  # as benchmarks/README and the instructors' guide count memory (and MB = 10^6 bytes)
 ASSIGNMENT = "lenet-en"
 CHAPTER = f"{settings.COURSE_FOLDER}/notebooks/en/lenet.ipynb"
 NOTEBOOKS = {"chapter": "lenet", "ex1": "lenet_ex1_max_pooling", "ex2": "lenet_ex2_improve", "ex3": "lenet_ex3_mnist",
@@ -305,7 +305,7 @@ def capacity_table(result: dict) -> list[dict[str, str]]:
     return [{"notebook": TITLES[row["notebook"]],
              "CPU s per student": f"{row['cpu_seconds']:.0f}",
              "students per core": f"{row['per_core']:.0f}",
-             "peak MB per student": f"{row['peak_gb'] * GB / MB:,.0f}",
+             "peak MB per student": f"{row['peak_gb'] * 1000:,.0f}",
              "students per GB": f"{row['per_gb']:.1f}",
              "slowest of the class": f"{row['slowest_seconds']:.0f} s"} for row in capacity(result)]
 

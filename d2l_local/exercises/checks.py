@@ -150,8 +150,9 @@ def check_examples(X: torch.Tensor, data_iter: object, classes: Sequence[str]) -
     """``X`` holds the first test example of each of ``classes``, in that order."""
     require(isinstance(X, torch.Tensor), say("not_images", got=described(X)))
     expected, _ = pick_examples(data_iter, list(classes))
-    require(tuple(X.shape) == tuple(expected.shape), say("examples_shape", shape=tuple(X.shape),
-                                                         classes=say("list_separator").join(classes), expected=tuple(expected.shape)))
+    require(tuple(X.shape) == tuple(expected.shape),
+            say("examples_shape", shape=tuple(X.shape), classes=say("list_separator").join(classes),
+                expected=tuple(expected.shape)))
     for k, name in enumerate(classes):
         require(torch.equal(X[k].cpu(), expected[k].cpu()), say("wrong_example", index=k, name=name))
 

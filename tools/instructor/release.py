@@ -593,7 +593,7 @@ def grade(course: Path, assignment_id: str, students: Sequence[str] = ("*",), ti
             if stopped:
                 notes.append(note("stopped", language, timeout=timeout))
             raised = _raised(course, assignment_id, student, name)
-            if stopped and raised and any(f" raised {error}" in str(raised) for error in TIME_STOPS):
+            if stopped and raised and raised.error in TIME_STOPS:
                 raised = None  # the stop itself, said above
             if raised:
                 notes.append(raised.feedback_note(language))

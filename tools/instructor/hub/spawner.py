@@ -16,10 +16,9 @@ class CourseSpawner(LocalProcessSpawner):
         return cgroups.StudentLimits(self.user.name)
 
     async def start(self):
-        unenforceable = cgroups.problem()
-        limits = None if unenforceable else cgroups.StudentLimits(self.user.name)
+        limits = self._limits()
         if limits is None:
-            self.log.warning("Memory and CPU limits not enforced for %s: %s", self.user.name, unenforceable)
+            self.log.warning("Memory and CPU limits not enforced for %s: %s", self.user.name, cgroups.problem())
         else:
             limits.create(self.mem_limit, self.cpu_limit)
         self._joining = limits
